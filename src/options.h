@@ -1,0 +1,46 @@
+/*
+ * options.h: REFSAN_OPTIONS, parsed once at load into one struct that the
+ * rest of the shim reads.  The list itself is options.inc.
+ */
+#ifndef REFSAN_OPTIONS_H
+#define REFSAN_OPTIONS_H
+
+#include <stdbool.h>
+
+typedef unsigned opt_uint;
+typedef bool opt_bool;
+typedef const char *opt_str;    /* never NULL; "" when unset */
+typedef unsigned opt_signum;    /* 0 or a signal number 1..64 */
+typedef unsigned opt_badspec;   /* ON_BAD_SPEC_EXIT or ON_BAD_SPEC_IGNORE */
+
+enum { ON_BAD_SPEC_EXIT = 0, ON_BAD_SPEC_IGNORE = 1 };
+
+struct refsan_options {
+#define REFSAN_OPTION(kind, name, def, help) opt_##kind name;
+#include "options.inc"
+#undef REFSAN_OPTION
+};
+
+struct options_err {
+	char msg[256]; /* "unknown option 'foo' (known: spec, log_path, ...)" */
+};
+
+/* The options the shim runs with (set by init). */
+extern struct refsan_options refsan_opts;
+
+/* Fill *o with every default. */
+void options_defaults(struct refsan_options *o);
+
+/*
+ * Parse "k=v:k=v" over *o (which holds defaults or earlier values).
+ * Returns 0, or -EINVAL with err->msg naming the key and what was expected;
+ * *o is untouched on failure.  String values point into memory owned by
+ * the options module (copies), valid for the life of the process.
+ */
+int options_parse(struct refsan_options *o, const char *str,
+		  struct options_err *err);
+
+/* Write every option with its default and meaning to FD (help=1). */
+void options_print_help(int fd);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * stack_depot.h: stacks deduplicated into 32-bit ids.  A stack is an array
+ * of words: native program counters (innermost first) and, tagged with
+ * DEPOT_PY_TAG, Python frames (see pyframes.h), stored once and found again
+ * by a word-wise hash.  Lock-free lookup; a bucket lock only on insert.
+ */
+#ifndef REFSAN_STACK_DEPOT_H
+#define REFSAN_STACK_DEPOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A word with this bit set is a Python frame id, not a program counter. */
+#define DEPOT_PY_TAG ((uintptr_t)1 << 63)
+
+/* Map the depot's arena; 0 or -ENOMEM. */
+int depot_init(size_t max_bytes);
+/* The id of the stack PCS[0..N) (stored if new); 0 when full (counted). */
+uint32_t depot_put(const uintptr_t *pcs, unsigned n);
+/* The frames of ID; returns their count, 0 for id 0 or unknown. */
+unsigned depot_get(uint32_t id, const uintptr_t **pcs);
+/* Stacks stored, and stacks dropped because the depot was full. */
+size_t depot_count(void);
+size_t depot_dropped(void);
+/* Forget everything (tests). */
+void depot_reset(void);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * unwind.h: capture the native stack of the current thread.  libunwind is
+ * loaded with dlopen(RTLD_LOCAL) at init, never linked: Debian's libunwind
+ * exports backtrace() and _Unwind_*, which would take over the program's
+ * own calls to them.
+ */
+#ifndef REFSAN_UNWIND_H
+#define REFSAN_UNWIND_H
+
+#include <stdint.h>
+
+/* dlopen libunwind and warm it up.  0, or -1 (then stacks are empty). */
+int unwind_init(void);
+/*
+ * Up to MAX return addresses of the current thread's callers, innermost
+ * first, skipping the SKIP innermost frames (unwind_capture's own caller is
+ * frame 0).  Returns the count.
+ */
+unsigned unwind_capture(uintptr_t *pcs, unsigned max, unsigned skip);
+
+/*
+ * Set by the interposition layer: called around a capture so hijacked
+ * return addresses on the stack can be swapped back (restore=1) and
+ * hijacked again afterwards (restore=0).  NULL when nothing is hijacked.
+ */
+extern void (*unwind_fixup)(int restore);
+
+#endif
