@@ -1,0 +1,27 @@
+/*
+ * init.h: the shim's life cycle, UNINIT -> BOOT -> READY -> DONE.  Init is
+ * idempotent: the constructor runs it, and so does every hook that fires
+ * before the constructor (a library's own constructor may call a spec'd
+ * function).  After the exit report (DONE) hooks only forward.
+ */
+#ifndef REFSAN_INIT_H
+#define REFSAN_INIT_H
+
+#include <stdbool.h>
+#include "spec.h"
+
+enum init_state { INIT_UNINIT, INIT_BOOT, INIT_READY, INIT_DONE };
+
+extern volatile int refsan_state;
+/* The spec the process runs with (empty when none was given). */
+extern struct spec refsan_spec;
+
+/* Run init if needed; true when hooks may track (state READY). */
+bool init_ensure(void);
+
+/* The final report: once, from whichever exit path comes first.
+ * STATUS is the status the program is exiting with; returns the status to
+ * exit with instead. */
+int init_final_report(int status);
+
+#endif
