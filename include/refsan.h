@@ -18,7 +18,9 @@
 extern "C" {
 #endif
 
-#if defined(__GNUC__) && !defined(REFSAN_BUILDING)
+#if defined(REFSAN_BUILDING)
+#define REFSAN_WEAK __attribute__((visibility("default")))
+#elif defined(__GNUC__)
 #define REFSAN_WEAK __attribute__((weak))
 #else
 #define REFSAN_WEAK

@@ -26,8 +26,9 @@ struct engine_call {
 /* A release in two steps: begin before the real call, end after it. */
 struct engine_release {
 	uintptr_t handle;
-	int state;             /* private to the engine */
+	int state;             /* private to the engine: 0 nothing to end */
 	uint32_t stack;
+	uint64_t token[3];     /* private: the table's release token */
 };
 
 /* The stack of this call, captured once. */
@@ -49,6 +50,47 @@ bool engine_use(uintptr_t handle, struct engine_call *c);
 
 /* A mark in the event sequence (refsan_checkpoint). */
 uint64_t engine_checkpoint(void);
+
+/* An error found by the engine: a misuse, seen at the moment it happens. */
+enum engine_error_kind {
+	EE_DOUBLE_RELEASE = 1,
+	EE_INVALID_RELEASE,
+	EE_USE_AFTER_RELEASE,
+	EE_FAMILY_MISMATCH,
+};
+
+struct engine_error {
+	enum engine_error_kind kind;
+	bool warning;          /* not an error (strict=0): printed, not counted */
+	const char *function;
+	uintptr_t handle;
+	unsigned family;       /* the handle's family */
+	uint64_t accept;       /* family_mismatch: what the function accepts */
+	uint32_t stack;        /* the bad call */
+	uint32_t last_release_stack;
+	uint32_t created_stack;
+	unsigned refcount;     /* before the call */
+};
+
+/* Set by init: prints an error as it happens (and aborts with
+ * halt_on_error).  Called outside every table lock. */
+extern void (*engine_on_error)(const struct engine_error *e);
+
+/* Errors recorded so far (not warnings), in order. */
+size_t engine_errors(const struct engine_error **list);
+size_t engine_errors_dropped(void);
+
+/* Set up the engine's memory; 0 or -ENOMEM. */
+int engine_init(size_t quarantine, unsigned history);
+/* Forget everything (tests). */
+void engine_reset(void);
+
+/* fork(): the child only reports handles created after this point. */
+void engine_after_fork_child(void);
+/* Was this handle (by creation sequence) created in this process? */
+bool engine_created_here(uint32_t seq);
+/* Sequence number of the fork point (0 when not a forked child). */
+uint64_t engine_fork_mark(void);
 
 /* Counters for reports. */
 struct engine_counters {

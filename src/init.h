@@ -7,12 +7,21 @@
 #ifndef REFSAN_INIT_H
 #define REFSAN_INIT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include "spec.h"
 
 enum init_state { INIT_UNINIT, INIT_BOOT, INIT_READY, INIT_DONE };
 
 extern volatile int refsan_state;
+/* A spec'd library was found, or the C API was called: reports are due. */
+extern _Atomic bool refsan_active;
+/* Spec'd libraries seen loaded (for the "nothing tracked" warning). */
+extern _Atomic unsigned refsan_libs_seen;
+/* The status the program asked to exit with, -1 until known. */
+extern int refsan_exit_status_seen;
+/* The pid whose image this is (a vfork child has another). */
+extern int refsan_pid;
 /* The spec the process runs with (empty when none was given). */
 extern struct spec refsan_spec;
 
@@ -23,5 +32,8 @@ bool init_ensure(void);
  * STATUS is the status the program is exiting with; returns the status to
  * exit with instead. */
 int init_final_report(int status);
+
+/* Before exec: write this image's report. */
+void init_exec_report(void);
 
 #endif

@@ -43,4 +43,7 @@ int options_parse(struct refsan_options *o, const char *str,
 /* Write every option with its default and meaning to FD (help=1). */
 void options_print_help(int fd);
 
+/* Write the README's "| key | default | meaning |" table to FD. */
+void options_write_markdown_table(int fd);
+
 #endif

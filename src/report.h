@@ -85,6 +85,10 @@ struct report {
 	bool incomplete;       /* drops or internal failures: facts missing */
 	const char *incomplete_reason;
 	bool final;            /* the exit report (else an on-demand one) */
+	bool print_misuse;     /* text: render the misuse errors too; by
+				  default only leaks and the summary, since
+				  each misuse error was printed live with
+				  report_write_text_error() */
 	struct report_error *errors;        /* not suppressed; leaks last */
 	size_t nerrors;
 	struct report_error *suppressed;

@@ -12,6 +12,9 @@
 
 /* A word with this bit set is a Python frame id, not a program counter. */
 #define DEPOT_PY_TAG ((uintptr_t)1 << 63)
+/* A program counter with this bit set is an exact address (a hooked
+ * function's entry), not a return address: symbolize it as is, not pc-1. */
+#define DEPOT_EXACT_TAG ((uintptr_t)1 << 62)
 
 /* Map the depot's arena; 0 or -ENOMEM. */
 int depot_init(size_t max_bytes);

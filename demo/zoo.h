@@ -1,0 +1,63 @@
+/*
+ * zoo.h: libzoo, refsan's demo library: reference-counted dogs, owners
+ * that hold a reference on their dog, cages opened through an
+ * out-parameter, and a few functions of awkward signatures for the ABI
+ * tests of the trampolines.
+ */
+#ifndef ZOO_H
+#define ZOO_H
+
+#include <stdint.h>
+
+struct dog;
+struct owner;
+struct cage;
+
+struct dog *create_dog(const char *name);
+void add_ref(void *obj);          /* dogs and owners */
+void release(void *obj);          /* one reference fewer; frees at 0 */
+int say_walk(struct dog *d);      /* 1 if the dog is alive and walks */
+int dog_refcount(const struct dog *d);
+
+/* Takes a reference on D (through add_ref, as users do). */
+struct owner *create_owner(struct dog *d);
+struct dog *owner_dog(struct owner *o);
+
+/* 0 and *out set on success, -1 on failure (see zoo_set_fail). */
+int open_cage(struct cage **out);
+int close_cage(struct cage *c);
+/* Make the next N calls to open_cage fail. */
+void zoo_set_fail(int n);
+
+/* Objects allocated and not yet freed; calls that reached release(). */
+long zoo_live_count(void);
+long zoo_release_calls(void);
+
+/* ABI tests. */
+double zoo_mix(long a, long b, long c, long d, long e, long f, long g,
+	       long h, double x, double y, const char *s);
+struct zoo_pair {
+	long a;
+	long b;
+};
+struct zoo_pair zoo_pair(long a, long b);
+struct zoo_dpair {
+	double x;
+	double y;
+};
+struct zoo_dpair zoo_dpair(double x, double y);
+struct zoo_big {
+	long v[4];
+};
+struct zoo_big zoo_big(long a, long b, long c, long d);
+long double zoo_ldouble(long double x, int n, void *unused);
+double zoo_varsum(int n, ...);
+/* Returns its 9th argument (arg8, passed on the stack) after a use. */
+void *zoo_pick8(void *a0, void *a1, void *a2, void *a3, void *a4, void *a5,
+		void *a6, void *a7, void *a8, void *a9);
+/* Calls create_dog/release recursively through the PLT DEPTH times. */
+long zoo_recurse(int depth);
+/* Sets errno to E and returns a new dog. */
+struct dog *zoo_create_errno(int e);
+
+#endif

@@ -1,0 +1,179 @@
+/*
+ * api.c: the public C API of include/refsan.h: annotations for handles no
+ * spec names, and questions a test harness asks mid-run (how many handles
+ * are live, which were created since a mark, a report now).
+ *
+ * The annotations are hot-path code like the hooks: the creation stack is
+ * captured here, with this function's own frame dropped, so the report
+ * names the caller's file:line.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+#include "refsan.h"
+#include "engine.h"
+#include "families.h"
+#include "guard.h"
+#include "handle_table.h"
+#include "init.h"
+#include "options.h"
+#include "pyframes.h"
+#include "report_build.h"
+#include "stack_depot.h"
+#include "unwind.h"
+
+__thread int refsan_in_shim __attribute__((tls_model("initial-exec")));
+
+#define MAX_FRAMES 256
+
+/* The API function's caller and up: skip the API frame itself. */
+static __attribute__((noinline)) uint32_t
+capture_api(struct engine_call *c)
+{
+	uintptr_t pcs[MAX_FRAMES];
+	unsigned n, max = refsan_opts.stack_depth;
+
+	(void)c;
+	if (max == 0)
+		return 0;
+	if (max > MAX_FRAMES)
+		max = MAX_FRAMES;
+	/* frames: capture_api, engine_stack, engine_*, refsan_*, caller */
+	n = unwind_capture(pcs, max, (unsigned)(uintptr_t)c->capture_arg);
+	if (refsan_opts.python_frames)
+		n = pyframes_splice(pcs, n, max);
+	return depot_put(pcs, n);
+}
+
+static bool
+api_enter(void)
+{
+	if (!init_ensure())
+		return false;
+	if (!guard_enter())
+		return false;
+	if (!atomic_load_explicit(&refsan_active, memory_order_relaxed))
+		atomic_store(&refsan_active, true);
+	return true;
+}
+
+static void
+api_call(struct engine_call *c, const char *fn, unsigned skip)
+{
+	memset(c, 0, sizeof(*c));
+	c->function = fn;
+	c->capture = capture_api;
+	c->capture_arg = (void *)(uintptr_t)skip;
+}
+
+/* Frames between unwind_capture and the user's code. */
+#define SKIP_API 3
+
+void
+refsan_handle_created(const void *handle, const char *family)
+{
+	struct engine_call c;
+
+	if (!api_enter())
+		return;
+	api_call(&c, "refsan_handle_created", SKIP_API);
+	c.family = families_id(family);
+	c.stack = capture_api(&c);
+	engine_create((uintptr_t)handle, &c);
+	guard_exit();
+}
+
+void
+refsan_handle_acquired(const void *handle)
+{
+	struct engine_call c;
+
+	if (!api_enter())
+		return;
+	api_call(&c, "refsan_handle_acquired", SKIP_API);
+	c.stack = capture_api(&c);
+	engine_acquire((uintptr_t)handle, &c);
+	guard_exit();
+}
+
+void
+refsan_handle_released(const void *handle)
+{
+	struct engine_call c;
+	struct engine_release r;
+
+	if (!api_enter())
+		return;
+	api_call(&c, "refsan_handle_released", SKIP_API);
+	c.stack = capture_api(&c);
+	if (engine_release_begin((uintptr_t)handle, &c, &r))
+		engine_release_end(&r, true);
+	guard_exit();
+}
+
+uint64_t
+refsan_checkpoint(void)
+{
+	if (!init_ensure())
+		return 0;
+	return engine_checkpoint();
+}
+
+size_t
+refsan_live_count(void)
+{
+	if (!init_ensure())
+		return 0;
+	return handle_table_live();
+}
+
+struct since {
+	uint64_t mark;
+	size_t n;
+};
+
+static void
+count_since(const struct ht_view *v, void *arg)
+{
+	struct since *s = arg;
+
+	if (!engine_created_here(v->info.seq))
+		return;
+	if ((int32_t)(v->info.seq - (uint32_t)s->mark) > 0)
+		s->n++;
+}
+
+size_t
+refsan_live_since(uint64_t mark)
+{
+	struct since s = { mark, 0 };
+
+	if (!init_ensure())
+		return 0;
+	handle_table_foreach(count_since, &s);
+	return s.n;
+}
+
+int
+refsan_report(const char *path)
+{
+	return refsan_report_since(0, path);
+}
+
+int
+refsan_report_since(uint64_t mark, const char *path)
+{
+	int rc;
+
+	if (!init_ensure()) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (!guard_enter()) {
+		errno = EBUSY;
+		return -1;
+	}
+	rc = report_live(mark, path);
+	guard_exit();
+	return rc;
+}

@@ -1,0 +1,78 @@
+/*
+ * trampoline.h: the architecture-neutral face of the trampolines
+ * (src/arch/<cpu>/trampoline.S).  The assembly knows nothing of specs or
+ * handles: it saves the argument registers, asks interpose.c what to do,
+ * and either tail-jumps to the real function with every register and the
+ * stack exactly as the caller left them, or, for rules that need the
+ * return value, hijacks the return address so that interpose_leave() runs
+ * when the real function returns.  The register layouts and the argument
+ * reader live in the arch directory (tramp_arch.h).
+ */
+#ifndef REFSAN_TRAMPOLINE_H
+#define REFSAN_TRAMPOLINE_H
+
+#include <stdint.h>
+#include "tramp_arch.h"
+
+/*
+ * A fixed pool of stubs, one per hooked function: stub I loads I and jumps
+ * to the generic entry.  Built by the assembler, so no page is ever made
+ * writable and executable.
+ */
+extern const char tramp_pool[];
+extern const unsigned tramp_pool_count;
+extern const unsigned tramp_pool_stride;
+/* Where a hijacked return address points. */
+extern const char tramp_exit[];
+/* Every byte of trampoline code lies in [tramp_text_start, tramp_text_end):
+ * stack captures drop the frames up to the last one in it. */
+extern const char tramp_text_start[];
+extern const char tramp_text_end[];
+
+static inline uintptr_t
+tramp_stub(unsigned i)
+{
+	return (uintptr_t)tramp_pool + (uintptr_t)i * tramp_pool_stride;
+}
+
+static inline int
+tramp_is_code(uintptr_t pc)
+{
+	return pc >= (uintptr_t)tramp_text_start &&
+	       pc < (uintptr_t)tramp_text_end;
+}
+
+/*
+ * Called by stub IDX's entry with the saved argument registers, the place
+ * the return address lives (RA_SLOT, writable: hijacking it makes the
+ * function return through tramp_exit) and the first stack-passed argument.
+ * Returns the address to jump to with everything restored, or 0 to skip
+ * the call and return 0 (integer and floating point) to the caller.
+ */
+uintptr_t interpose_enter(struct tramp_regs *regs, unsigned idx,
+			  uintptr_t *ra_slot, const uintptr_t *stack_args);
+
+/*
+ * Called by tramp_exit with the saved return registers and the slot the
+ * hijacked return address was in.  Puts the original return address back
+ * in *RA_SLOT (so an unwinder walking from inside sees a normal frame) and
+ * returns it.
+ */
+uintptr_t interpose_leave(struct tramp_retregs *regs, uintptr_t *ra_slot);
+
+/*
+ * The exported dlsym/dlvsym entries call this first.  done=0: the entry
+ * tail-jumps to the real function with the caller's own return address
+ * (RTLD_NEXT depends on it); done=1: ADDR is the answer.
+ */
+struct tramp_dlsym_res {
+	uintptr_t done;
+	void *addr;
+};
+struct tramp_dlsym_res interpose_dlsym(void *handle, const char *name,
+				       const char *version);
+/* The real functions, taken from libc's own symbol table. */
+extern void *interpose_real_dlsym;
+extern void *interpose_real_dlvsym;
+
+#endif

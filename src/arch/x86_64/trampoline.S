@@ -1,0 +1,266 @@
+/*
+ * trampoline.S (x86-64, SysV): signature-agnostic trampolines and the
+ * dlsym/dlvsym entries of the shim.
+ *
+ * A hooked function's GOT slot or dlsym answer points at one stub of a
+ * fixed pool; the stub loads its index into r11 (scratch at function entry)
+ * and jumps to tramp_entry.  tramp_entry saves every argument register
+ * (rdi..r9, rax for varargs, r10, xmm0-7), leaves the stack arguments where
+ * they are, and calls interpose_enter().  Then it restores everything, pops
+ * its own frame and tail-jumps to the address interpose_enter() returned, so
+ * that the real function sees exactly the stack and registers the caller
+ * set up, return address included; or, when told to skip the call, returns
+ * 0 in rax, rdx, xmm0 and xmm1.
+ *
+ * When a rule needs the return value, interpose_enter() has replaced the
+ * return address with tramp_exit (the original kept on a per-thread shadow
+ * stack).  tramp_exit saves rax, rdx, xmm0 and xmm1 (the x87 stack, where
+ * long doubles come back, is never touched), calls interpose_leave(),
+ * which puts the original return address back in the slot just above the
+ * stub's frame, so the stub is an ordinary frame (CFI below) for an
+ * unwinder running inside the hook, and returns through it.
+ *
+ * Every call into C is made with rsp 16-byte aligned.
+ */
+
+	.text
+
+	.globl	tramp_text_start
+	.hidden	tramp_text_start
+tramp_text_start:
+
+/* Saved register block: matches struct tramp_regs in tramp_arch.h. */
+#define R_RDI	0
+#define R_RSI	8
+#define R_RDX	16
+#define R_RCX	24
+#define R_R8	32
+#define R_R9	40
+#define R_RAX	48
+#define R_R10	56
+#define R_R11	64
+#define R_XMM	80
+#define R_SIZE	208
+
+	.p2align 4
+	.globl	tramp_entry
+	.hidden	tramp_entry
+	.type	tramp_entry, @function
+tramp_entry:
+	.cfi_startproc
+	/* rsp = return address slot; r11 = stub index */
+	pushq	%rbp
+	.cfi_def_cfa_offset 16
+	.cfi_offset %rbp, -16
+	movq	%rsp, %rbp
+	.cfi_def_cfa_register %rbp
+	subq	$R_SIZE, %rsp
+	movq	%rdi, R_RDI(%rsp)
+	movq	%rsi, R_RSI(%rsp)
+	movq	%rdx, R_RDX(%rsp)
+	movq	%rcx, R_RCX(%rsp)
+	movq	%r8, R_R8(%rsp)
+	movq	%r9, R_R9(%rsp)
+	movq	%rax, R_RAX(%rsp)
+	movq	%r10, R_R10(%rsp)
+	movq	%r11, R_R11(%rsp)
+	movdqa	%xmm0, R_XMM+0*16(%rsp)
+	movdqa	%xmm1, R_XMM+1*16(%rsp)
+	movdqa	%xmm2, R_XMM+2*16(%rsp)
+	movdqa	%xmm3, R_XMM+3*16(%rsp)
+	movdqa	%xmm4, R_XMM+4*16(%rsp)
+	movdqa	%xmm5, R_XMM+5*16(%rsp)
+	movdqa	%xmm6, R_XMM+6*16(%rsp)
+	movdqa	%xmm7, R_XMM+7*16(%rsp)
+	movq	%rsp, %rdi		/* regs */
+	movl	%r11d, %esi		/* idx */
+	leaq	8(%rbp), %rdx		/* ra_slot */
+	leaq	16(%rbp), %rcx		/* stack_args */
+	call	interpose_enter
+	movq	%rax, %r11		/* target, or 0 to skip */
+	movq	R_RDI(%rsp), %rdi
+	movq	R_RSI(%rsp), %rsi
+	movq	R_RDX(%rsp), %rdx
+	movq	R_RCX(%rsp), %rcx
+	movq	R_R8(%rsp), %r8
+	movq	R_R9(%rsp), %r9
+	movq	R_RAX(%rsp), %rax
+	movq	R_R10(%rsp), %r10
+	movdqa	R_XMM+0*16(%rsp), %xmm0
+	movdqa	R_XMM+1*16(%rsp), %xmm1
+	movdqa	R_XMM+2*16(%rsp), %xmm2
+	movdqa	R_XMM+3*16(%rsp), %xmm3
+	movdqa	R_XMM+4*16(%rsp), %xmm4
+	movdqa	R_XMM+5*16(%rsp), %xmm5
+	movdqa	R_XMM+6*16(%rsp), %xmm6
+	movdqa	R_XMM+7*16(%rsp), %xmm7
+	leave
+	.cfi_def_cfa %rsp, 8
+	.cfi_same_value %rbp
+	testq	%r11, %r11
+	jz	1f
+	jmp	*%r11
+1:	/* skipped (a double release not passed on): return 0 */
+	xorl	%eax, %eax
+	xorl	%edx, %edx
+	pxor	%xmm0, %xmm0
+	pxor	%xmm1, %xmm1
+	ret
+	.cfi_endproc
+	.size	tramp_entry, .-tramp_entry
+
+/*
+ * The exit stub.  The nop before it is covered by its FDE with an
+ * undefined return address, so an unwinder that meets tramp_exit as a
+ * return address (a hijacked call still running, seen by gdb) stops
+ * cleanly there instead of walking garbage; refsan's own captures swap the
+ * originals back first (unwind_fixup).
+ */
+#define X_RAX	0
+#define X_RDX	8
+#define X_XMM0	16
+#define X_XMM1	32
+#define X_SIZE	48
+
+	.p2align 4
+	.type	tramp_exit_fde, @function
+tramp_exit_fde:
+	.cfi_startproc
+	.cfi_undefined %rip
+	nop
+	.globl	tramp_exit
+	.hidden	tramp_exit
+tramp_exit:
+	/* The real function has returned: rsp is 16-aligned and the slot
+	 * just below it held the hijacked return address. */
+	subq	$8, %rsp		/* the return address slot again */
+	pushq	%rbp
+	movq	%rsp, %rbp
+	/* From here the frame is a normal one: the original return address
+	 * is at rbp+8 once interpose_leave() has put it back. */
+	.cfi_def_cfa %rbp, 16
+	.cfi_offset %rbp, -16
+	.cfi_offset %rip, -8
+	subq	$X_SIZE, %rsp
+	movq	%rax, X_RAX(%rsp)
+	movq	%rdx, X_RDX(%rsp)
+	movdqa	%xmm0, X_XMM0(%rsp)
+	movdqa	%xmm1, X_XMM1(%rsp)
+	movq	%rsp, %rdi		/* regs */
+	leaq	8(%rbp), %rsi		/* ra_slot */
+	call	interpose_leave
+	movq	%rax, 8(%rbp)
+	movq	X_RAX(%rsp), %rax
+	movq	X_RDX(%rsp), %rdx
+	movdqa	X_XMM0(%rsp), %xmm0
+	movdqa	X_XMM1(%rsp), %xmm1
+	leave
+	.cfi_def_cfa %rsp, 8
+	.cfi_same_value %rbp
+	ret
+	.cfi_endproc
+	.size	tramp_exit_fde, .-tramp_exit_fde
+
+/*
+ * dlsym and dlvsym, the only target-related names the shim exports.
+ * interpose_dlsym() decides; when it passes, jump to the real function
+ * with the caller's return address in place, so that RTLD_NEXT lookups
+ * made by other preloads still resolve relative to their caller.
+ */
+	.p2align 4
+	.globl	dlsym
+	.type	dlsym, @function
+dlsym:
+	.cfi_startproc
+	endbr64
+	pushq	%rdi
+	.cfi_adjust_cfa_offset 8
+	pushq	%rsi
+	.cfi_adjust_cfa_offset 8
+	pushq	%rdx
+	.cfi_adjust_cfa_offset 8
+	xorl	%edx, %edx		/* no version */
+	call	interpose_dlsym
+	popq	%rcx			/* rdx, not needed by dlsym */
+	.cfi_adjust_cfa_offset -8
+	popq	%rsi
+	.cfi_adjust_cfa_offset -8
+	popq	%rdi
+	.cfi_adjust_cfa_offset -8
+	testq	%rax, %rax
+	jz	1f
+	movq	%rdx, %rax
+	ret
+1:	jmp	*interpose_real_dlsym(%rip)
+	.cfi_endproc
+	.size	dlsym, .-dlsym
+
+	.p2align 4
+	.globl	dlvsym
+	.type	dlvsym, @function
+dlvsym:
+	.cfi_startproc
+	endbr64
+	pushq	%rdi
+	.cfi_adjust_cfa_offset 8
+	pushq	%rsi
+	.cfi_adjust_cfa_offset 8
+	pushq	%rdx
+	.cfi_adjust_cfa_offset 8
+	call	interpose_dlsym
+	movq	%rdx, %rcx		/* the answer, if done */
+	popq	%rdx
+	.cfi_adjust_cfa_offset -8
+	popq	%rsi
+	.cfi_adjust_cfa_offset -8
+	popq	%rdi
+	.cfi_adjust_cfa_offset -8
+	testq	%rax, %rax
+	jz	1f
+	movq	%rcx, %rax
+	ret
+1:	jmp	*interpose_real_dlvsym(%rip)
+	.cfi_endproc
+	.size	dlvsym, .-dlvsym
+
+/*
+ * The stub pool: stub I is `endbr64; mov $I, %r11d; jmp tramp_entry`,
+ * padded to 16 bytes.  At their first instruction the return address is
+ * at rsp, which is what the default CFI says.
+ */
+#define POOL_COUNT	4096
+#define POOL_STRIDE	16
+
+	.p2align 4
+	.globl	tramp_pool
+	.hidden	tramp_pool
+	.type	tramp_pool, @function
+tramp_pool:
+	.cfi_startproc
+	.set	stub_index, 0
+	.rept	POOL_COUNT
+	endbr64
+	movl	$stub_index, %r11d
+	jmp	tramp_entry
+	.p2align 4, 0xcc
+	.set	stub_index, stub_index + 1
+	.endr
+	.cfi_endproc
+	.size	tramp_pool, .-tramp_pool
+
+	.globl	tramp_text_end
+	.hidden	tramp_text_end
+tramp_text_end:
+
+	.section .rodata
+	.p2align 2
+	.globl	tramp_pool_count
+	.hidden	tramp_pool_count
+tramp_pool_count:
+	.long	POOL_COUNT
+	.globl	tramp_pool_stride
+	.hidden	tramp_pool_stride
+tramp_pool_stride:
+	.long	POOL_STRIDE
+
+	.section .note.GNU-stack, "", @progbits

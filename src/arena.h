@@ -1,0 +1,20 @@
+/*
+ * arena.h: the shim's own memory, straight from mmap, never from the
+ * program's malloc (which may be the very thing under test, and is not
+ * safe to call from every context a hook runs in).
+ */
+#ifndef REFSAN_ARENA_H
+#define REFSAN_ARENA_H
+
+#include <stddef.h>
+
+/* SIZE bytes of zeroed, private, lazily committed memory, or NULL. */
+void *arena_map(size_t size);
+void arena_unmap(void *p, size_t size);
+/* Give the pages back to the system; they read as zero again. */
+void arena_discard(void *p, size_t size);
+
+/* Tests: make the next N arena_map calls fail (N < 0: fail forever). */
+void arena_fail_next(int n);
+
+#endif

@@ -1,0 +1,314 @@
+/*
+ * engine.c: the meaning of create, acquire, release and use (DESIGN.md,
+ * "The spec"), on top of the handle table.
+ *
+ * Every call here may come from a hook on the hot path: no malloc, no
+ * stdio, no lock beyond one table shard's.  Errors are the exception: they
+ * are recorded in a fixed log and handed to engine_on_error (set by init),
+ * which prints them at once, before the real function runs, so the report
+ * is out even if the library then crashes.
+ *
+ * Calls the library makes to its own functions (c->internal) never create
+ * a handle and never raise an error; they only move the count of a handle
+ * that is already live.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+#include "arena.h"
+#include "engine.h"
+#include "handle_table.h"
+#include "options.h"
+
+#define MAX_ERRORS 65536
+
+void (*engine_on_error)(const struct engine_error *e);
+
+static struct {
+	_Atomic uint64_t seq;
+	_Atomic uint64_t created, acquired, released, peak_live;
+	_Atomic uint64_t dropped;
+	uint64_t fork_mark;
+	struct engine_error *errors;
+	_Atomic size_t nerrors;
+	_Atomic size_t errors_dropped;
+} eng;
+
+int
+engine_init(size_t quarantine, unsigned history)
+{
+	if (!eng.errors) {
+		eng.errors = arena_map(MAX_ERRORS * sizeof(*eng.errors));
+		if (!eng.errors)
+			return -ENOMEM;
+	}
+	return handle_table_init(quarantine, history);
+}
+
+void
+engine_reset(void)
+{
+	handle_table_reset();
+	arena_unmap(eng.errors, MAX_ERRORS * sizeof(*eng.errors));
+	memset(&eng, 0, sizeof(eng));
+}
+
+uint32_t
+engine_stack(struct engine_call *c)
+{
+	if (!c->stack && c->capture)
+		c->stack = c->capture(c);
+	return c->stack;
+}
+
+static void
+raise_error(struct engine_error *e)
+{
+	if (!e->warning) {
+		size_t i = atomic_fetch_add(&eng.nerrors, 1);
+		if (i < MAX_ERRORS)
+			eng.errors[i] = *e;
+		else
+			atomic_fetch_add(&eng.errors_dropped, 1);
+	}
+	if (engine_on_error)
+		engine_on_error(e);
+}
+
+static void
+note_peak(void)
+{
+	uint64_t live = handle_table_live();
+	uint64_t peak = atomic_load_explicit(&eng.peak_live,
+					     memory_order_relaxed);
+
+	while (live > peak &&
+	       !atomic_compare_exchange_weak_explicit(
+		       &eng.peak_live, &peak, live, memory_order_relaxed,
+		       memory_order_relaxed))
+		;
+}
+
+/* A mismatch only when both sides name families. */
+static void
+check_family(const struct ht_info *info, struct engine_call *c)
+{
+	struct engine_error e;
+
+	if (!c->accept || !info->family ||
+	    (c->accept & (1ull << info->family)))
+		return;
+	memset(&e, 0, sizeof(e));
+	e.kind = EE_FAMILY_MISMATCH;
+	e.function = c->function;
+	e.handle = info->handle;
+	e.family = info->family;
+	e.accept = c->accept;
+	e.stack = engine_stack(c);
+	e.created_stack = info->created_stack;
+	e.refcount = info->refcount;
+	raise_error(&e);
+}
+
+static void
+dead_handle(enum engine_error_kind kind, enum ht_status st,
+	    const struct ht_info *info, struct engine_call *c)
+{
+	struct engine_error e;
+
+	memset(&e, 0, sizeof(e));
+	e.function = c->function;
+	e.handle = info->handle;
+	e.stack = engine_stack(c);
+	if (st == HT_DEAD) {
+		e.kind = kind;
+		e.family = info->family;
+		e.last_release_stack = info->last_release_stack;
+		e.created_stack = info->created_stack;
+	} else {
+		/* Never seen: an error only with strict=1. */
+		e.kind = EE_INVALID_RELEASE;
+		e.warning = !refsan_opts.strict || kind != EE_DOUBLE_RELEASE;
+	}
+	raise_error(&e);
+}
+
+void
+engine_create(uintptr_t handle, struct engine_call *c)
+{
+	struct ht_info info;
+	enum ht_status st;
+	uint64_t seq;
+
+	if (!handle)
+		return;
+	if (c->internal) {
+		/* Only moves the count of a handle already live. */
+		if (handle_table_lookup(handle, &info) == HT_OK &&
+		    handle_table_acquire(handle, engine_stack(c), &info) ==
+			    HT_OK)
+			atomic_fetch_add_explicit(&eng.acquired, 1,
+						  memory_order_relaxed);
+		return;
+	}
+	seq = atomic_fetch_add_explicit(&eng.seq, 1, memory_order_relaxed) + 1;
+	st = handle_table_create(handle, c->family, (uint32_t)seq,
+				 engine_stack(c), &info);
+	switch (st) {
+	case HT_OK:
+		atomic_fetch_add_explicit(&eng.created, 1,
+					  memory_order_relaxed);
+		note_peak();
+		break;
+	case HT_LIVE:
+		atomic_fetch_add_explicit(&eng.acquired, 1,
+					  memory_order_relaxed);
+		break;
+	default:
+		atomic_fetch_add_explicit(&eng.dropped, 1,
+					  memory_order_relaxed);
+		break;
+	}
+}
+
+void
+engine_acquire(uintptr_t handle, struct engine_call *c)
+{
+	struct ht_info info;
+	enum ht_status st;
+
+	if (!handle)
+		return;
+	st = handle_table_acquire(handle, engine_stack(c), &info);
+	if (st == HT_OK) {
+		atomic_fetch_add_explicit(&eng.acquired, 1,
+					  memory_order_relaxed);
+		if (!c->internal)
+			check_family(&info, c);
+	} else if (!c->internal && (st == HT_DEAD || st == HT_UNKNOWN)) {
+		dead_handle(EE_USE_AFTER_RELEASE, st, &info, c);
+	}
+}
+
+bool
+engine_release_begin(uintptr_t handle, struct engine_call *c,
+		     struct engine_release *r)
+{
+	struct ht_release hr;
+	struct ht_info info;
+	enum ht_status st;
+
+	memset(r, 0, sizeof(*r));
+	if (!handle)
+		return true;
+	st = handle_table_release_begin(handle, engine_stack(c), &info, &hr);
+	if (st == HT_OK) {
+		r->handle = handle;
+		r->state = hr.final ? 2 : 1;
+		r->stack = hr.stack;
+		/* The table's token, kept in the caller's frame. */
+		memcpy(&r->token, &hr, sizeof(hr));
+		if (!c->internal)
+			check_family(&info, c);
+		return true;
+	}
+	if (c->internal)
+		return true;
+	dead_handle(EE_DOUBLE_RELEASE, st, &info, c);
+	if (st == HT_DEAD)
+		return refsan_opts.forward_double_release;
+	return true;
+}
+
+void
+engine_release_end(struct engine_release *r, bool commit)
+{
+	struct ht_release hr;
+
+	if (!r->state)
+		return;
+	memcpy(&hr, &r->token, sizeof(hr));
+	handle_table_release_end(&hr, commit);
+	if (commit)
+		atomic_fetch_add_explicit(&eng.released, 1,
+					  memory_order_relaxed);
+	r->state = 0;
+}
+
+bool
+engine_use(uintptr_t handle, struct engine_call *c)
+{
+	struct ht_info info;
+	enum ht_status st;
+
+	if (!handle || c->internal)
+		return true;
+	st = handle_table_lookup(handle, &info);
+	if (st == HT_OK)
+		check_family(&info, c);
+	else
+		dead_handle(EE_USE_AFTER_RELEASE, st, &info, c);
+	return true;
+}
+
+uint64_t
+engine_checkpoint(void)
+{
+	return atomic_load(&eng.seq);
+}
+
+void
+engine_counters(struct engine_counters *out)
+{
+	out->created = atomic_load(&eng.created);
+	out->acquired = atomic_load(&eng.acquired);
+	out->released = atomic_load(&eng.released);
+	out->live = handle_table_live();
+	out->peak_live = atomic_load(&eng.peak_live);
+	out->errors = atomic_load(&eng.nerrors);
+	out->dropped = atomic_load(&eng.dropped) + handle_table_dropped();
+}
+
+size_t
+engine_errors(const struct engine_error **list)
+{
+	size_t n = atomic_load(&eng.nerrors);
+
+	*list = eng.errors;
+	return n < MAX_ERRORS ? n : MAX_ERRORS;
+}
+
+size_t
+engine_errors_dropped(void)
+{
+	return atomic_load(&eng.errors_dropped);
+}
+
+void
+engine_after_fork_child(void)
+{
+	eng.fork_mark = atomic_load(&eng.seq);
+	/* The child's counters start from its own work. */
+	atomic_store(&eng.created, 0);
+	atomic_store(&eng.acquired, 0);
+	atomic_store(&eng.released, 0);
+	atomic_store(&eng.peak_live, 0);
+	atomic_store(&eng.nerrors, 0);
+}
+
+uint64_t
+engine_fork_mark(void)
+{
+	return eng.fork_mark;
+}
+
+bool
+engine_created_here(uint32_t seq)
+{
+	if (!eng.fork_mark)
+		return true;
+	return (int32_t)(seq - (uint32_t)eng.fork_mark) > 0;
+}
+
+_Static_assert(sizeof(struct ht_release) <= sizeof(((struct engine_release *)0)->token),
+	       "the release token fits");

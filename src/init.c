@@ -1,0 +1,297 @@
+/*
+ * init.c: the shim's start and end.  The constructor reads the options and
+ * the spec, maps the engine's memory, and registers the final report with
+ * __cxa_atexit so that it runs after every other library's destructors
+ * (glibc registers _dl_fini later than our constructor runs, and exit
+ * handlers run in reverse).  Init is idempotent and may also be reached
+ * from a hook that fires before the constructor.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "engine.h"
+#include "families.h"
+#include "handle_table.h"
+#include "init.h"
+#include "options.h"
+#include "pyframes.h"
+#include "report_build.h"
+#include "safe_write.h"
+#include "signals.h"
+#include "spec.h"
+#include "stack_depot.h"
+#include "suppress.h"
+#include "symbolize.h"
+#include "unwind.h"
+
+#define DEPOT_BYTES ((size_t)1 << 30)
+
+volatile int refsan_state = INIT_UNINIT;
+struct spec refsan_spec;
+_Atomic bool refsan_active;
+_Atomic unsigned refsan_libs_seen;
+int refsan_exit_status_seen = -1;
+int refsan_pid;
+
+static struct suppress suppressions;
+static int saved_argc;
+static char **saved_argv;
+
+/* Set by interpose.c when it is linked in. */
+int interpose_init(const struct spec *s) __attribute__((weak));
+
+extern void *__dso_handle;
+int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
+
+static void
+fatal_config(const char *msg)
+{
+	safe_puts(2, msg);
+	_exit(2);
+}
+
+static void
+copy_argv(int argc, char **argv)
+{
+	int i;
+
+	if (!argv || argc <= 0)
+		return;
+	saved_argv = calloc((size_t)argc + 1, sizeof(char *));
+	if (!saved_argv)
+		return;
+	for (i = 0; i < argc; i++)
+		saved_argv[i] = strdup(argv[i] ? argv[i] : "");
+	saved_argc = argc;
+}
+
+static void
+load_options(void)
+{
+	struct options_err err;
+	const char *env = secure_getenv("REFSAN_OPTIONS");
+	const char *spec_env = secure_getenv("REFSAN_SPEC");
+	char msg[512];
+
+	options_defaults(&refsan_opts);
+	if (spec_env && *spec_env) {
+		char *tmp = malloc(strlen(spec_env) + 8);
+		if (tmp) {
+			strcpy(tmp, "spec=");
+			strcat(tmp, spec_env);
+			if (options_parse(&refsan_opts, tmp, &err) != 0) {
+				snprintf(msg, sizeof(msg),
+					 "refsan: error: REFSAN_SPEC: %s\n",
+					 err.msg);
+				fatal_config(msg);
+			}
+			free(tmp);
+		}
+	}
+	if (env && options_parse(&refsan_opts, env, &err) != 0) {
+		snprintf(msg, sizeof(msg), "refsan: error: REFSAN_OPTIONS: %s\n",
+			 err.msg);
+		fatal_config(msg);
+	}
+	if (refsan_opts.help)
+		options_print_help(2);
+}
+
+static void
+load_spec(void)
+{
+	struct spec_err err;
+	char msg[1024];
+	const char *dirs = secure_getenv("REFSAN_PROFILE_PATH");
+	char profile_dirs[4096];
+
+	spec_init(&refsan_spec);
+	if (!*refsan_opts.spec)
+		return;
+	snprintf(profile_dirs, sizeof(profile_dirs), "%s%s%s",
+		 dirs && *dirs ? dirs : "", dirs && *dirs ? ":" : "",
+		 REFSAN_PROFILE_DIRS);
+	if (spec_load_list(&refsan_spec, refsan_opts.spec, profile_dirs,
+			   &err) == 0)
+		return;
+	spec_err_format(&err, msg, sizeof(msg) - 2);
+	if (refsan_opts.on_bad_spec == ON_BAD_SPEC_IGNORE) {
+		char *p = strstr(msg, "refsan: error: ");
+		if (p == msg)
+			safe_writev_strs(2, "refsan: warning: ",
+					 msg + strlen("refsan: error: "),
+					 " (on_bad_spec=ignore: running untracked)\n",
+					 NULL);
+		spec_free(&refsan_spec);
+		spec_init(&refsan_spec);
+		return;
+	}
+	strcat(msg, "\n");
+	fatal_config(msg);
+}
+
+static void
+load_suppressions(void)
+{
+	struct suppress_err err;
+	char msg[1024];
+
+	suppress_init(&suppressions);
+	if (!*refsan_opts.suppressions)
+		return;
+	if (suppress_load_file(&suppressions, refsan_opts.suppressions,
+			       &err) == 0)
+		return;
+	if (err.line)
+		snprintf(msg, sizeof(msg), "refsan: error: %s:%u:%u: %s\n",
+			 err.file, err.line, err.col, err.msg);
+	else
+		snprintf(msg, sizeof(msg), "refsan: error: %s: %s\n", err.file,
+			 err.msg);
+	fatal_config(msg);
+}
+
+static void
+final_handler(void *arg)
+{
+	int status = refsan_exit_status_seen < 0 ? 0 : refsan_exit_status_seen;
+	int out;
+
+	(void)arg;
+	out = init_final_report(status);
+	if (out != status) {
+		fflush(NULL);
+		_exit(out);
+	}
+}
+
+static void
+atfork_prepare(void)
+{
+	handle_table_lock_all();
+}
+
+static void
+atfork_parent(void)
+{
+	handle_table_unlock_all();
+}
+
+static void
+atfork_child(void)
+{
+	handle_table_unlock_all();
+	refsan_pid = getpid();
+	engine_after_fork_child();
+	report_after_fork_child();
+}
+
+static void
+boot(void)
+{
+	const char *specs[64];
+	size_t i;
+
+	load_options();
+	load_spec();
+	load_suppressions();
+	families_init(refsan_spec.families + 1, refsan_spec.nfamilies);
+	if (depot_init(DEPOT_BYTES) != 0 ||
+	    engine_init(refsan_opts.quarantine, refsan_opts.history) != 0) {
+		safe_puts(2, "refsan: error: cannot map memory for the handle table; running untracked\n");
+		refsan_state = INIT_DONE;
+		return;
+	}
+	if (unwind_init() != 0)
+		safe_puts(2, "refsan: warning: libunwind could not be loaded (apt-get install libunwind8); stacks will be empty\n");
+	symbolize_note_modules();
+	if (refsan_opts.python_frames)
+		pyframes_init();
+
+	report_ctx.argv = (const char *const *)saved_argv;
+	report_ctx.argc = (size_t)saved_argc;
+	for (i = 0; i < refsan_spec.nfiles && i < 64; i++)
+		specs[i] = refsan_spec.files[i];
+	if (refsan_spec.nfiles) {
+		const char **copy = calloc(refsan_spec.nfiles, sizeof(char *));
+		if (copy) {
+			memcpy(copy, specs, i * sizeof(char *));
+			report_ctx.specs = copy;
+			report_ctx.nspecs = i;
+		}
+	}
+	report_ctx.suppress = &suppressions;
+	report_ctx.log_path = refsan_opts.log_path;
+	report_ctx.json_path = refsan_opts.json_path;
+	engine_on_error = report_print_error;
+	refsan_pid = getpid();
+
+	__cxa_atexit(final_handler, NULL, __dso_handle);
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	signals_init();
+	refsan_state = INIT_READY;
+	if (interpose_init && refsan_spec.nrules)
+		interpose_init(&refsan_spec);
+}
+
+bool
+init_ensure(void)
+{
+	static _Atomic int once;
+	int expected = 0;
+
+	if (refsan_state == INIT_READY)
+		return true;
+	if (refsan_state != INIT_UNINIT)
+		return false;
+	if (!atomic_compare_exchange_strong(&once, &expected, 1))
+		return false; /* another thread is booting: forward */
+	refsan_state = INIT_BOOT;
+	boot();
+	return refsan_state == INIT_READY;
+}
+
+int
+init_final_report(int status)
+{
+	static _Atomic int done;
+	size_t errors;
+
+	if (atomic_exchange(&done, 1))
+		return status;
+	if (refsan_state != INIT_READY || getpid() != refsan_pid)
+		return status;
+	refsan_state = INIT_DONE;
+	if (!atomic_load(&refsan_active) && !engine_checkpoint()) {
+		if (refsan_opts.verbosity >= 1)
+			safe_puts(2, "refsan: no spec'd library was loaded and no handle was tracked\n");
+		return status;
+	}
+	if (refsan_spec.nrules && atomic_load(&refsan_libs_seen) &&
+	    !engine_checkpoint())
+		safe_puts(2, "refsan: warning: the spec's libraries were loaded but no handle was tracked: check the function names and handle positions in the spec\n");
+	errors = report_final(status);
+	if (errors && status == 0 && refsan_opts.exitcode)
+		return (int)refsan_opts.exitcode;
+	return status;
+}
+
+/* Before an exec replaces the image: its report, as at exit. */
+void
+init_exec_report(void)
+{
+	init_final_report(0);
+}
+
+__attribute__((constructor)) static void
+refsan_constructor(int argc, char **argv, char **envp)
+{
+	(void)envp;
+	copy_argv(argc, argv);
+	init_ensure();
+}
