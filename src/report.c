@@ -648,7 +648,7 @@ report_file_open(struct report_file *f, const char *base, const char *suffix)
 int
 report_file_commit(struct report_file *f, bool ok)
 {
-	char name[4096 + 64];
+	char name[sizeof(f->final)];
 	int rc = 0, i;
 
 	if (f->fd < 0)
@@ -677,7 +677,7 @@ report_file_commit(struct report_file *f, bool ok)
 		}
 		if (link(f->tmp, name) == 0) {
 			unlink(f->tmp);
-			snprintf(f->final, sizeof(f->final), "%s", name);
+			memcpy(f->final, name, sizeof(f->final));
 			return 0;
 		}
 		if (errno != EEXIST) {

@@ -36,4 +36,18 @@ void symbolize_pc(uintptr_t pc, int is_return, struct sym_frame *out);
 /* Drop caches (tests). */
 void symbolize_reset(void);
 
+/*
+ * Tests: take libdw from SONAME (NULL: REFSAN_LIBDW_SONAME); a name that does
+ * not load stands for a system without libdw.  Resets as symbolize_reset().
+ */
+void symbolize_set_libdw(const char *soname);
+
+/*
+ * fork: prepare takes this module's locks (in a pthread_atfork prepare
+ * handler, in the shim's fixed order); release drops them, in the parent
+ * and in the child.
+ */
+void symbolize_fork_prepare(void);
+void symbolize_fork_release(void);
+
 #endif

@@ -6,7 +6,12 @@
 #ifndef REFSAN_TRAMP_ARCH_H
 #define REFSAN_TRAMP_ARCH_H
 
+#include <elf.h>
 #include <stdint.h>
+
+/* The relocations that bind a call or a function pointer to a symbol. */
+#define TRAMP_R_JUMP_SLOT R_X86_64_JUMP_SLOT
+#define TRAMP_R_GLOB_DAT R_X86_64_GLOB_DAT
 
 /* Saved at function entry (208 bytes, 16-aligned). */
 struct tramp_regs {

@@ -1,0 +1,308 @@
+/*
+ * test-handle_table.c: the handle table's life of a handle (create,
+ * acquire, two-step release, quarantine, address reuse, growth) and its
+ * behaviour under threads, checked against a plain model.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "unit.h"
+#include "arena.h"
+#include "handle_table.h"
+
+static void
+setup(void)
+{
+	ck_assert_int_eq(handle_table_init(1024, 8), 0);
+}
+
+static void
+teardown(void)
+{
+	handle_table_reset();
+}
+
+static void
+release(uintptr_t h, uint32_t stack)
+{
+	struct ht_info info;
+	struct ht_release r;
+
+	ck_assert_int_eq(handle_table_release_begin(h, stack, &info, &r),
+			 HT_OK);
+	handle_table_release_end(&r, true);
+}
+
+START_TEST(create_release_quarantine)
+{
+	struct ht_info info;
+	struct ht_release r;
+
+	ck_assert_int_eq(handle_table_create(0x1000, 3, 1, 11, &info), HT_OK);
+	ck_assert_uint_eq(handle_table_live(), 1);
+	ck_assert_int_eq(handle_table_lookup(0x1000, &info), HT_OK);
+	ck_assert_uint_eq(info.refcount, 1);
+	ck_assert_uint_eq(info.family, 3);
+	ck_assert_uint_eq(info.created_stack, 11);
+	release(0x1000, 22);
+	ck_assert_uint_eq(handle_table_live(), 0);
+	/* A second release finds it in quarantine with both stacks. */
+	ck_assert_int_eq(handle_table_release_begin(0x1000, 33, &info, &r),
+			 HT_DEAD);
+	ck_assert_uint_eq(info.created_stack, 11);
+	ck_assert_uint_eq(info.last_release_stack, 22);
+	ck_assert_uint_eq(info.family, 3);
+	ck_assert_int_eq(handle_table_lookup(0x2000, &info), HT_UNKNOWN);
+}
+END_TEST
+
+START_TEST(acquire_counts_and_history)
+{
+	struct ht_info info;
+
+	handle_table_create(0x10, 0, 1, 5, NULL);
+	ck_assert_int_eq(handle_table_acquire(0x10, 6, &info), HT_OK);
+	ck_assert_uint_eq(info.refcount, 1); /* before the acquire */
+	ck_assert_int_eq(handle_table_acquire(0x10, 7, NULL), HT_OK);
+	release(0x10, 8);
+	ck_assert_int_eq(handle_table_lookup(0x10, &info), HT_OK);
+	ck_assert_uint_eq(info.refcount, 2);
+	ck_assert_uint_eq(info.last_acquire_stack, 7);
+	ck_assert_uint_eq(info.last_release_stack, 8);
+	release(0x10, 9);
+	release(0x10, 10);
+	ck_assert_int_eq(handle_table_lookup(0x10, &info), HT_DEAD);
+	ck_assert_uint_eq(info.last_release_stack, 10);
+}
+END_TEST
+
+START_TEST(rollback_keeps_the_handle)
+{
+	struct ht_info info;
+	struct ht_release r, r2;
+
+	handle_table_create(0x20, 0, 1, 5, NULL);
+	ck_assert_int_eq(handle_table_release_begin(0x20, 6, &info, &r), HT_OK);
+	ck_assert(r.final);
+	/* While the final release is in flight, another one is dead. */
+	ck_assert_int_eq(handle_table_release_begin(0x20, 7, &info, &r2),
+			 HT_DEAD);
+	handle_table_release_end(&r, false);
+	ck_assert_int_eq(handle_table_lookup(0x20, &info), HT_OK);
+	ck_assert_uint_eq(info.refcount, 1);
+	ck_assert_uint_eq(handle_table_live(), 1);
+	/* A partial release rolled back restores the count. */
+	handle_table_acquire(0x20, 8, NULL);
+	ck_assert_int_eq(handle_table_release_begin(0x20, 9, &info, &r), HT_OK);
+	ck_assert(!r.final);
+	handle_table_release_end(&r, false);
+	handle_table_lookup(0x20, &info);
+	ck_assert_uint_eq(info.refcount, 2);
+}
+END_TEST
+
+START_TEST(reuse_starts_a_new_life)
+{
+	struct ht_info info;
+	struct ht_release r;
+
+	handle_table_create(0x30, 1, 1, 5, NULL);
+	release(0x30, 6);
+	/* The same address from a new create: live again, other family. */
+	ck_assert_int_eq(handle_table_create(0x30, 2, 2, 7, &info), HT_OK);
+	handle_table_lookup(0x30, &info);
+	ck_assert_uint_eq(info.family, 2);
+	ck_assert_uint_eq(info.created_stack, 7);
+	ck_assert_uint_eq(info.last_release_stack, 0);
+	/* A create that races a pending final release finishes it first. */
+	ck_assert_int_eq(handle_table_release_begin(0x30, 8, &info, &r), HT_OK);
+	ck_assert_int_eq(handle_table_create(0x30, 1, 3, 9, &info), HT_OK);
+	handle_table_release_end(&r, true); /* stale token: no effect */
+	ck_assert_int_eq(handle_table_lookup(0x30, &info), HT_OK);
+	ck_assert_uint_eq(info.created_stack, 9);
+	ck_assert_uint_eq(handle_table_live(), 1);
+}
+END_TEST
+
+START_TEST(create_of_live_handle_is_an_acquire)
+{
+	struct ht_info info;
+
+	handle_table_create(0x40, 0, 1, 5, NULL);
+	ck_assert_int_eq(handle_table_create(0x40, 0, 2, 6, &info), HT_LIVE);
+	handle_table_lookup(0x40, &info);
+	ck_assert_uint_eq(info.refcount, 2);
+	ck_assert_uint_eq(info.created_stack, 5);
+}
+END_TEST
+
+struct count {
+	size_t n, refs;
+};
+
+static void
+count_view(const struct ht_view *v, void *arg)
+{
+	struct count *c = arg;
+
+	c->n++;
+	c->refs += v->info.refcount;
+}
+
+START_TEST(growth_keeps_everything)
+{
+	const uintptr_t n = 200000;
+	struct count c = { 0, 0 };
+	uintptr_t i;
+
+	for (i = 1; i <= n; i++)
+		ck_assert_int_eq(
+			handle_table_create(i * 16, 0, (uint32_t)i, 1, NULL),
+			HT_OK);
+	ck_assert_uint_eq(handle_table_live(), n);
+	/* Remove every other one: backward-shift deletion must keep every
+	 * probe chain intact. */
+	for (i = 1; i <= n; i += 2)
+		release(i * 16, 2);
+	for (i = 1; i <= n; i++) {
+		struct ht_info info;
+		enum ht_status st = handle_table_lookup(i * 16, &info);
+		/* Released ones are dead, or forgotten past the quarantine. */
+		if (i % 2)
+			ck_assert(st == HT_DEAD || st == HT_UNKNOWN);
+		else
+			ck_assert_int_eq(st, HT_OK);
+	}
+	handle_table_foreach(count_view, &c);
+	ck_assert_uint_eq(c.n, n / 2);
+	ck_assert_uint_eq(c.refs, n / 2);
+}
+END_TEST
+
+START_TEST(quarantine_evicts_oldest)
+{
+	struct ht_info info;
+	uintptr_t i;
+
+	/* 1024 entries over 64 shards: 16 per shard.  Release 100k
+	 * handles: early ones are forgotten, the last one is not. */
+	for (i = 1; i <= 100000; i++) {
+		handle_table_create(i * 8, 0, (uint32_t)i, 1, NULL);
+		release(i * 8, 2);
+	}
+	ck_assert_int_eq(handle_table_lookup(8, &info), HT_UNKNOWN);
+	ck_assert_int_eq(handle_table_lookup(100000 * 8, &info), HT_DEAD);
+	ck_assert_uint_eq(handle_table_live(), 0);
+}
+END_TEST
+
+static void
+grab_view(const struct ht_view *v, void *arg)
+{
+	*(struct ht_view *)arg = *v;
+}
+
+START_TEST(history_ring)
+{
+	struct ht_view last;
+	uintptr_t h = 0x50;
+	uint32_t s;
+	unsigned k;
+
+	handle_table_create(h, 0, 1, 1, NULL);
+	for (s = 100; s < 120; s++)
+		handle_table_acquire(h, s, NULL);
+	release(h, 200);
+	memset(&last, 0, sizeof(last));
+	handle_table_foreach(grab_view, &last);
+	ck_assert_uint_eq(last.info.handle, h);
+	ck_assert_uint_eq(last.info.refcount, 20);
+	/* The newest 8 events, oldest first: 112..119, then the release. */
+	ck_assert_uint_eq(last.nevents, 8);
+	for (k = 0; k < 7; k++)
+		ck_assert_uint_eq(last.events[k], 113 + k);
+	ck_assert_uint_eq(last.events[7], 200 | HT_EV_RELEASE);
+	ck_assert_uint_eq(last.info.last_acquire_stack, 119);
+	ck_assert_uint_eq(last.info.last_release_stack, 200);
+}
+END_TEST
+
+/* Threads: each works on its own handles and on a shared pool. */
+#define THREADS 4
+#define OPS 200000
+
+static void *
+worker(void *arg)
+{
+	uintptr_t base = (uintptr_t)arg << 32, i;
+
+	for (i = 1; i <= OPS; i++) {
+		uintptr_t h = base + i * 16;
+		struct ht_info info;
+		struct ht_release r;
+		handle_table_create(h, 0, (uint32_t)i, 1, NULL);
+		handle_table_acquire(h, 2, NULL);
+		handle_table_release_begin(h, 3, &info, &r);
+		handle_table_release_end(&r, true);
+		if (i % 3)
+			continue; /* keep a third of them */
+		handle_table_release_begin(h, 4, &info, &r);
+		handle_table_release_end(&r, true);
+	}
+	return NULL;
+}
+
+START_TEST(threads_exact_counts)
+{
+	pthread_t t[THREADS];
+	uintptr_t i;
+	struct count c = { 0, 0 };
+
+	for (i = 0; i < THREADS; i++)
+		pthread_create(&t[i], NULL, worker, (void *)(i + 1));
+	for (i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	handle_table_foreach(count_view, &c);
+	ck_assert_uint_eq(c.n, THREADS * (OPS - OPS / 3));
+	ck_assert_uint_eq(handle_table_live(), c.n);
+	ck_assert_uint_eq(c.refs, c.n);
+}
+END_TEST
+
+START_TEST(no_memory_is_counted)
+{
+	uintptr_t i;
+	enum ht_status st = HT_OK;
+
+	arena_fail_next(-1);
+	for (i = 1; i <= 100000 && st != HT_FULL; i++)
+		st = handle_table_create(i * 16, 0, (uint32_t)i, 1, NULL);
+	arena_fail_next(0);
+	ck_assert_int_eq(st, HT_FULL);
+	ck_assert_uint_gt(handle_table_dropped(), 0);
+}
+END_TEST
+
+UNIT_SUITE(handle_table_suite)
+{
+	Suite *s = suite_create("handle_table");
+	TCase *tc = tcase_create("life");
+	TCase *tt = tcase_create("threads");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, create_release_quarantine);
+	tcase_add_test(tc, acquire_counts_and_history);
+	tcase_add_test(tc, rollback_keeps_the_handle);
+	tcase_add_test(tc, reuse_starts_a_new_life);
+	tcase_add_test(tc, create_of_live_handle_is_an_acquire);
+	tcase_add_test(tc, growth_keeps_everything);
+	tcase_add_test(tc, quarantine_evicts_oldest);
+	tcase_add_test(tc, history_ring);
+	tcase_add_test(tc, no_memory_is_counted);
+	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(tt, setup, teardown);
+	tcase_set_timeout(tt, 60);
+	tcase_add_test(tt, threads_exact_counts);
+	suite_add_tcase(s, tt);
+	return s;
+}
