@@ -38,7 +38,7 @@ capture_api(struct engine_call *c)
 		return 0;
 	if (max > MAX_FRAMES)
 		max = MAX_FRAMES;
-	/* frames: capture_api, engine_stack, engine_*, refsan_*, caller */
+	/* skip: capture_api itself and the refsan_* function */
 	n = unwind_capture(pcs, max, (unsigned)(uintptr_t)c->capture_arg);
 	if (refsan_opts.python_frames)
 		n = pyframes_splice(pcs, n, max);
@@ -67,7 +67,7 @@ api_call(struct engine_call *c, const char *fn, unsigned skip)
 }
 
 /* Frames between unwind_capture and the user's code. */
-#define SKIP_API 3
+#define SKIP_API 2
 
 void
 refsan_handle_created(const void *handle, const char *family)

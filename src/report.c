@@ -719,6 +719,9 @@ report_final(int exit_status)
 	if (report_build(&r, true, 0, exit_status) != 0)
 		return 0;
 	n = r.nerrors;
+	/* The status the process will really exit with (init applies it). */
+	if (n && exit_status == 0 && refsan_opts.exitcode)
+		r.exit_status = (int)refsan_opts.exitcode;
 	if (n || r.nsuppressed || r.incomplete)
 		report_write_text(text_fd(), &r);
 	if (refsan_opts.verbosity >= 1) {

@@ -23,8 +23,6 @@
  * and a pc captured before a library was unloaded and another one loaded at
  * the same address symbolizes against the newer one.
  */
-#include "config.h"
-
 #include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
@@ -65,7 +63,7 @@
 
 #define HAVE_COUNTERS(size)                                                    \
 	((size) >= offsetof(struct dl_phdr_info, dlpi_subs) +                  \
-				   sizeof(((struct dl_phdr_info *)0)->dlpi_subs))
+	                   sizeof(((struct dl_phdr_info *)0)->dlpi_subs))
 
 struct seg {
 	uintptr_t start;
@@ -90,7 +88,7 @@ struct elf_view {
 struct func_sym {
 	uintptr_t addr; /* link-time address, i.e. offset from the load base */
 	uintptr_t size;
-	const char *name; /* into the mapped file, or demangled (owned) */
+	const char *name;   /* into the mapped file, or demangled (owned) */
 	unsigned char rank; /* lower is a better name for a shared address */
 	unsigned char demangled;
 };
@@ -119,9 +117,9 @@ struct module {
 
 	/* Read at report time, under sym_lock. */
 	bool loaded;
-	bool have_syms;  /* a symbol table was read: no dladdr guessing */
-	bool file_ok;    /* the module's own file, identity checked */
-	int dw_state;    /* 0 untried, 1 ready, -1 none */
+	bool have_syms; /* a symbol table was read: no dladdr guessing */
+	bool file_ok;   /* the module's own file, identity checked */
+	int dw_state;   /* 0 untried, 1 ready, -1 none */
 	struct mapped file;
 	struct mapped debug;
 	const struct mapped *dw_src;
@@ -227,7 +225,7 @@ static cxa_demangle_fn *cxa_demangle;
 
 static unsigned
 note_build_id(const unsigned char *p, size_t len, size_t align,
-	      unsigned char *out)
+              unsigned char *out)
 {
 	size_t off = 0;
 
@@ -275,14 +273,14 @@ mem_build_id(const struct dl_phdr_info *info, unsigned char *out)
 			if (load->p_type == PT_LOAD &&
 			    note->p_vaddr >= load->p_vaddr &&
 			    note->p_vaddr + note->p_filesz <=
-				    load->p_vaddr + load->p_filesz)
+			            load->p_vaddr + load->p_filesz)
 				break;
 		}
 		if (j == info->dlpi_phnum)
 			continue;
 		n = note_build_id((const unsigned char *)(info->dlpi_addr +
-							  note->p_vaddr),
-				  note->p_filesz, note->p_align, out);
+		                                          note->p_vaddr),
+		                  note->p_filesz, note->p_align, out);
 		if (n)
 			return n;
 	}
@@ -303,7 +301,7 @@ exe_path(void)
 
 static struct module *
 module_new(const struct dl_phdr_info *info, bool is_main, unsigned nsegs,
-	   const unsigned char *bid, unsigned bid_len)
+           const unsigned char *bid, unsigned bid_len)
 {
 	const char *dl_name = info->dlpi_name ? info->dlpi_name : "";
 	struct module *m;
@@ -599,8 +597,7 @@ map_file(const char *path, struct mapped *out, struct stat *st)
 	 * Private and writable: libelf may patch what it reads in place; the
 	 * file never changes and untouched pages cost nothing.
 	 */
-	p = mmap(NULL, st->st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd,
-		 0);
+	p = mmap(NULL, st->st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED)
 		return -1;
@@ -652,14 +649,14 @@ view_init(struct elf_view *v, const struct mapped *f)
 		return false;
 	v->shnum = shnum;
 	shstrndx = eh->e_shstrndx == SHN_XINDEX ? v->sh[0].sh_link
-						 : eh->e_shstrndx;
+	                                        : eh->e_shstrndx;
 	if (shstrndx && shstrndx < shnum)
 		v->shstr = sec_data(v, &v->sh[shstrndx], &v->shstr_size);
 	return true;
 }
 
 static const ElfW(Shdr) *
-sec_by_name(const struct elf_view *v, const char *name)
+        sec_by_name(const struct elf_view *v, const char *name)
 {
 	size_t i;
 
@@ -751,7 +748,8 @@ sym_rank(const ElfW(Sym) * s, const char *name)
 	unsigned bind = SYM_BIND(s->st_info), r;
 
 	r = bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2;
-	return (s->st_size == 0) * 8 + r * 2 + (name[0] == '_');
+	return (s->st_size == 0) * 16 + r * 4 + (name[0] == '_') * 2 +
+	       (strchr(name, '@') != NULL);
 }
 
 static int
@@ -797,8 +795,7 @@ syms_load(struct module *m, const struct elf_view *v, uint32_t type)
 			if ((t != STT_FUNC && t != STT_GNU_IFUNC) ||
 			    s.st_shndx == SHN_UNDEF || s.st_value == 0 ||
 			    s.st_name == 0 || s.st_name >= str_len ||
-			    !memchr(str + s.st_name, '\0',
-				    str_len - s.st_name))
+			    !memchr(str + s.st_name, '\0', str_len - s.st_name))
 				continue;
 			if (n == cap) {
 				cap = cap ? 2 * cap : 1024;
@@ -865,10 +862,10 @@ find_debug(struct module *m, const struct elf_view *fv, struct elf_view *dv)
 
 	if (m->build_id_len >= 2) {
 		n = snprintf(buf, sizeof(buf), DEBUG_DIR "/.build-id/%02x/",
-			     m->build_id[0]);
+		             m->build_id[0]);
 		for (i = 1; i < m->build_id_len; i++)
 			n += snprintf(buf + n, sizeof(buf) - n, "%02x",
-				      m->build_id[i]);
+			              m->build_id[i]);
 		snprintf(buf + n, sizeof(buf) - n, ".debug");
 		if (try_debug(m, buf, dv))
 			return true;
@@ -908,15 +905,15 @@ module_load(struct module *m)
 
 	/* The running executable is /proc/self/exe, even if replaced. */
 	if ((m->is_main || m->path) &&
-	    map_file(m->is_main ? "/proc/self/exe" : m->path, &m->file,
-		     &st) == 0) {
+	    map_file(m->is_main ? "/proc/self/exe" : m->path, &m->file, &st) ==
+	            0) {
 		m->file_ok = view_init(&fv, &m->file);
 		if (m->file_ok && !m->is_main) {
 			if (m->build_id_len)
 				m->file_ok = build_id_matches(m, &fv);
 			else if (m->have_stat)
 				m->file_ok = st.st_dev == m->dev &&
-					     st.st_ino == m->ino;
+				             st.st_ino == m->ino;
 		}
 		if (m->file_ok) {
 			m->file_dev = st.st_dev;
@@ -1026,14 +1023,22 @@ demangle(const char *name)
 static const char *
 sym_name(struct func_sym *s)
 {
-	const char *d;
+	const char *d, *at;
+	char *plain;
 
-	if (!s->demangled) {
-		s->demangled = 1;
-		d = demangle(s->name);
-		if (d)
-			s->name = d;
+	if (s->demangled)
+		return s->name;
+	s->demangled = 1;
+	/* glibc's .symtab says "clock_gettime@@GLIBC_2.17": drop the version. */
+	at = strchr(s->name, '@');
+	if (at && at != s->name) {
+		plain = own(strndup(s->name, at - s->name));
+		if (plain)
+			s->name = plain;
 	}
+	d = demangle(s->name);
+	if (d)
+		s->name = d;
 	return s->name;
 }
 
@@ -1062,8 +1067,7 @@ sym_find(struct module *m, uintptr_t addr)
 
 /* When the file could not be read: the loader's .dynsym, if still loaded. */
 static void
-dladdr_name(struct module *m, uintptr_t pc, uintptr_t at,
-	    struct sym_frame *out)
+dladdr_name(struct module *m, uintptr_t pc, uintptr_t at, struct sym_frame *out)
 {
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	const char *name;
@@ -1092,7 +1096,7 @@ libdw_load(void)
 		return dw.state > 0;
 	dw.state = -1;
 	h = dlopen(libdw_soname ? libdw_soname : REFSAN_LIBDW_SONAME,
-		   RTLD_LAZY | RTLD_LOCAL);
+	           RTLD_LAZY | RTLD_LOCAL);
 	if (!h)
 		return false;
 #define DW_SYM(field, name)                                                    \
@@ -1252,7 +1256,7 @@ static size_t
 pc_hash(uintptr_t pc, int is_return)
 {
 	uint64_t h = ((uint64_t)pc << 1 | (uint64_t)is_return) *
-		     0x9e3779b97f4a7c15ull;
+	             0x9e3779b97f4a7c15ull;
 
 	return (size_t)(h ^ (h >> 29));
 }

@@ -14,13 +14,13 @@
 
 struct sym_frame {
 	uintptr_t pc;
-	const char *module;    /* base name, "libzoo.so"; NULL if unknown */
+	const char *module;      /* base name, "libzoo.so"; NULL if unknown */
 	const char *module_path; /* full path; NULL if unknown */
-	uintptr_t offset;      /* pc - module load base */
-	const char *function;  /* demangled; NULL if unknown */
-	uintptr_t func_offset; /* pc - function start */
-	const char *file;      /* as DWARF has it; NULL if unknown */
-	unsigned line;         /* 0 if unknown */
+	uintptr_t offset;        /* pc - module load base */
+	const char *function;    /* demangled; NULL if unknown */
+	uintptr_t func_offset;   /* pc - function start */
+	const char *file;        /* as DWARF has it; NULL if unknown */
+	unsigned line;           /* 0 if unknown */
 };
 
 /* Record the loaded modules now (cheap when nothing changed). */

@@ -1,0 +1,1252 @@
+/*
+ * interpose.c: routes every call to a spec'd function through a trampoline
+ * and turns it into engine events.
+ *
+ * Two roads lead to a function of a target library, and both are covered
+ * without exporting any target name from the shim (a generic `release`
+ * would hijack every other library) and without RTLD_NEXT (cffi and ctypes
+ * load the target RTLD_LOCAL, where it finds nothing):
+ *
+ *  - dlsym/dlvsym (ctypes, cffi, plugins): the shim exports both, as tiny
+ *    assembly entries that jump straight to the real ones (taken from libc's
+ *    own symbol table) unless the name is spec'd; a spec'd name whose
+ *    answer lies in a spec'd library gets that function's trampoline.
+ *  - direct calls: the JUMP_SLOT and GLOB_DAT relocations of every loaded
+ *    object (the program, other libraries, the target itself calling its
+ *    own exports through its PLT) whose slot binds into a spec'd library
+ *    are pointed at the trampoline.  Objects are scanned at init and
+ *    whenever dl_iterate_phdr's load counter moves, which every dlsym call
+ *    checks.  A slot still lazily unbound is resolved here the way the
+ *    dynamic linker would (global scope first, then the spec'd libraries),
+ *    and written; RELRO pages are made writable for the write and read-only
+ *    again.
+ *
+ * One trampoline per hooked function (one per real address: two libraries'
+ * `release` are two functions), from a fixed pool built by the assembler.
+ * Its hooks read the handle (argN counts integer-class arguments only, see
+ * tramp_arch.h), decide internal vs outside calls by the caller's return
+ * address, and call the engine.  Rules that need the return value hijack
+ * the return address; the originals wait on a per-thread shadow stack,
+ * which also lets stack captures swap them back (unwind_fixup).
+ *
+ * Hot path (the hooks): no malloc, stdio, lock or syscall of our own; errno
+ * is kept.  The scans and the dlsym path are not hot and may lock.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "arch/trampoline.h"
+#include "engine.h"
+#include "guard.h"
+#include "init.h"
+#include "interpose.h"
+#include "options.h"
+#include "pyframes.h"
+#include "stack_depot.h"
+#include "unwind.h"
+
+#define MAX_HOOKS 4096          /* at most the pool's stubs */
+#define HOOK_HASH 8192          /* real address -> hook, open addressing */
+#define NAME_STORE (256 * 1024) /* copies of hooked names (survive dlclose) */
+#define MAX_OBJS 2048           /* loaded objects tracked by a scan */
+#define SHADOW_MAX 256          /* pending hijacked calls per thread */
+#define CAPTURE_MAX 256         /* frames looked at per capture */
+#define CAPTURE_SLACK 16        /* refsan's own frames above the trampoline */
+#define MAX_WARN_RULES 4096
+
+/* A loaded object, as the scans see it. */
+struct dso {
+	uintptr_t base;
+	const char *name;       /* dlpi_name: a path, "" for the program */
+	const char *base_name;  /* after the last '/' */
+	const void *dyn;        /* identity, with base and name */
+	uintptr_t lo, hi;       /* span of its PT_LOAD segments */
+	uintptr_t relro_lo, relro_hi; /* pages the loader made read-only */
+	const ElfW(Sym) *symtab;
+	const char *strtab;
+	const uint32_t *gnu_hash;
+	const uint32_t *sysv_hash;
+	const ElfW(Versym) *versym;
+	const ElfW(Rela) *jmprel;
+	size_t njmprel;
+	const ElfW(Rela) *rela;
+	size_t nrela;
+	bool spec;              /* its file name matches a spec `library` */
+	bool self;              /* librefsan itself: never patched */
+};
+
+/* One hooked function: what stub I stands for. */
+struct hook {
+	uintptr_t real;         /* the function's entry */
+	uintptr_t lo, hi;       /* its library: callers in here are internal */
+	const struct spec_rule *rule;
+	const char *name;       /* copy of the exported name */
+	bool leave;             /* the rule needs the return value */
+};
+
+/* A hijacked call waiting for its return. */
+struct shadow_ent {
+	uintptr_t *slot;        /* where the return address was */
+	uintptr_t orig;         /* the return address */
+	uintptr_t arg;          /* argN handle, or *argN pointer */
+	struct engine_release rel;
+	unsigned idx;           /* hook */
+	bool internal;
+	bool released;          /* rel holds a begun release */
+	bool fixed;             /* unwind_fixup put orig back for a walk */
+};
+
+void *interpose_real_dlsym;
+void *interpose_real_dlvsym;
+
+static const struct spec *ispec;
+static unsigned char first_char[256]; /* names' first chars, fast reject */
+static bool any_wild_first;           /* a glob starting with a wildcard */
+
+static struct hook hooks[MAX_HOOKS];
+static _Atomic unsigned nhooks;
+static unsigned hook_hash[HOOK_HASH]; /* idx + 1, 0 empty */
+static char name_store[NAME_STORE];
+static size_t name_used;
+static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static pthread_mutex_t scan_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dso objs_a[MAX_OBJS], objs_b[MAX_OBJS];
+static struct dso *objs = objs_a, *objs_next = objs_b;
+static size_t nobjs;
+static bool scanned_once;
+static _Atomic unsigned long long seen_adds, seen_subs;
+static char libc_path[512];
+static unsigned char warned[MAX_WARN_RULES / 8];
+
+static _Atomic uint64_t st_slots, st_pool_full, st_shadow_full,
+	st_shadow_stale;
+
+static __thread struct shadow_ent shadow[SHADOW_MAX]
+	__attribute__((tls_model("initial-exec")));
+static __thread unsigned shadow_depth
+	__attribute__((tls_model("initial-exec")));
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static void
+say(const char *msg)
+{
+	size_t len = strlen(msg), off = 0;
+
+	while (off < len) {
+		ssize_t w = write(2, msg + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+static void __attribute__((noreturn))
+fatal(const char *msg)
+{
+	say(msg);
+	abort();
+}
+
+/* fnmatch(3) without locale or allocation: * ? [set] [!set] [a-z]. */
+static bool
+glob_match(const char *p, const char *s)
+{
+	const char *star_p = NULL, *star_s = NULL;
+
+	for (;;) {
+		if (*p == '*') {
+			star_p = ++p;
+			star_s = s;
+			continue;
+		}
+		if (!*s) {
+			if (!*p)
+				return true;
+			goto backtrack;
+		}
+		if (*p == '?') {
+			p++;
+			s++;
+			continue;
+		}
+		if (*p == '[') {
+			const char *q = p + 1;
+			bool neg = false, hit = false;
+
+			if (*q == '!' || *q == '^') {
+				neg = true;
+				q++;
+			}
+			do {
+				if (!*q)
+					goto literal;
+				if (q[1] == '-' && q[2] && q[2] != ']') {
+					if ((unsigned char)*s >= (unsigned char)q[0] &&
+					    (unsigned char)*s <= (unsigned char)q[2])
+						hit = true;
+					q += 3;
+				} else {
+					if (*q == *s)
+						hit = true;
+					q++;
+				}
+			} while (*q != ']');
+			if (hit == neg)
+				goto backtrack;
+			p = q + 1;
+			s++;
+			continue;
+		}
+literal:
+		if (*p == *s) {
+			p++;
+			s++;
+			continue;
+		}
+backtrack:
+		if (!star_p || !*star_s)
+			return false;
+		p = star_p;
+		s = ++star_s;
+	}
+}
+
+/* ---- ELF objects ------------------------------------------------------- */
+
+static uintptr_t
+dyn_ptr(uintptr_t base, uintptr_t v)
+{
+	/* The loader relocates most .dynamic pointers in place; the vDSO's
+	 * (and some loaders') are left as offsets. */
+	return v < base ? v + base : v;
+}
+
+static void
+dso_from_info(const struct dl_phdr_info *info, struct dso *d)
+{
+	const ElfW(Dyn) *dyn = NULL;
+	uintptr_t base = info->dlpi_addr, pagesz = 4096;
+	size_t pltrelsz = 0, relasz = 0;
+	const char *slash;
+
+	memset(d, 0, sizeof(*d));
+	d->base = base;
+	d->name = info->dlpi_name ? info->dlpi_name : "";
+	slash = strrchr(d->name, '/');
+	d->base_name = slash ? slash + 1 : d->name;
+	d->lo = UINTPTR_MAX;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t a = base + ph->p_vaddr;
+
+		if (ph->p_type == PT_LOAD) {
+			if (a < d->lo)
+				d->lo = a;
+			if (a + ph->p_memsz > d->hi)
+				d->hi = a + ph->p_memsz;
+		} else if (ph->p_type == PT_DYNAMIC) {
+			dyn = (const ElfW(Dyn) *)a;
+		} else if (ph->p_type == PT_GNU_RELRO) {
+			pagesz = (uintptr_t)sysconf(_SC_PAGESIZE);
+			/* what _dl_protect_relro protects */
+			d->relro_lo = a & ~(pagesz - 1);
+			d->relro_hi = (a + ph->p_memsz) & ~(pagesz - 1);
+		}
+	}
+	if (d->lo == UINTPTR_MAX)
+		d->lo = 0;
+	d->dyn = dyn;
+	if (!dyn)
+		return;
+	for (; dyn->d_tag != DT_NULL; dyn++) {
+		uintptr_t v = dyn->d_un.d_ptr;
+
+		switch (dyn->d_tag) {
+		case DT_SYMTAB:
+			d->symtab = (const ElfW(Sym) *)dyn_ptr(base, v);
+			break;
+		case DT_STRTAB:
+			d->strtab = (const char *)dyn_ptr(base, v);
+			break;
+		case DT_GNU_HASH:
+			d->gnu_hash = (const uint32_t *)dyn_ptr(base, v);
+			break;
+		case DT_HASH:
+			d->sysv_hash = (const uint32_t *)dyn_ptr(base, v);
+			break;
+		case DT_VERSYM:
+			d->versym = (const ElfW(Versym) *)dyn_ptr(base, v);
+			break;
+		case DT_JMPREL:
+			d->jmprel = (const ElfW(Rela) *)dyn_ptr(base, v);
+			break;
+		case DT_PLTRELSZ:
+			pltrelsz = dyn->d_un.d_val;
+			break;
+		case DT_PLTREL:
+			if (dyn->d_un.d_val != DT_RELA)
+				d->jmprel = NULL, pltrelsz = 0;
+			break;
+		case DT_RELA:
+			d->rela = (const ElfW(Rela) *)dyn_ptr(base, v);
+			break;
+		case DT_RELASZ:
+			relasz = dyn->d_un.d_val;
+			break;
+		}
+	}
+	if (!d->symtab || !d->strtab) {
+		d->jmprel = NULL;
+		d->rela = NULL;
+		return;
+	}
+	d->njmprel = d->jmprel ? pltrelsz / sizeof(ElfW(Rela)) : 0;
+	d->nrela = d->rela ? relasz / sizeof(ElfW(Rela)) : 0;
+}
+
+static uint32_t
+gnu_hash_of(const char *s)
+{
+	uint32_t h = 5381;
+
+	for (; *s; s++)
+		h = h * 33 + (unsigned char)*s;
+	return h;
+}
+
+static unsigned long
+sysv_hash_of(const char *s)
+{
+	unsigned long h = 0, g;
+
+	for (; *s; s++) {
+		h = (h << 4) + (unsigned char)*s;
+		g = h & 0xf0000000;
+		if (g)
+			h ^= g >> 24;
+		h &= ~g;
+	}
+	return h;
+}
+
+static bool
+sym_ok(const struct dso *d, uint32_t i, const char *name, bool default_only)
+{
+	const ElfW(Sym) *s = &d->symtab[i];
+
+	if (s->st_shndx == SHN_UNDEF || s->st_value == 0)
+		return false;
+	if (ELF64_ST_BIND(s->st_info) == STB_LOCAL)
+		return false;
+	if (default_only && d->versym && (d->versym[i] & 0x8000))
+		return false;
+	return strcmp(d->strtab + s->st_name, name) == 0;
+}
+
+/* A defined export NAME of D (the default version when asked), or NULL. */
+static const ElfW(Sym) *
+dso_lookup(const struct dso *d, const char *name, bool default_only)
+{
+	if (!d->symtab || !d->strtab)
+		return NULL;
+	if (d->gnu_hash) {
+		const uint32_t *ht = d->gnu_hash;
+		uint32_t nbuckets = ht[0], symoffset = ht[1], bloom_size = ht[2];
+		const ElfW(Addr) *bloom = (const ElfW(Addr) *)&ht[4];
+		const uint32_t *buckets = (const uint32_t *)&bloom[bloom_size];
+		const uint32_t *chain = &buckets[nbuckets];
+		uint32_t h = gnu_hash_of(name), i;
+
+		if (!nbuckets)
+			return NULL;
+		i = buckets[h % nbuckets];
+		if (i < symoffset)
+			return NULL;
+		for (;; i++) {
+			uint32_t h2 = chain[i - symoffset];
+
+			if ((h | 1) == (h2 | 1) && sym_ok(d, i, name, default_only))
+				return &d->symtab[i];
+			if (h2 & 1)
+				return NULL;
+		}
+	}
+	if (d->sysv_hash) {
+		uint32_t nbucket = d->sysv_hash[0];
+		const uint32_t *bucket = &d->sysv_hash[2];
+		const uint32_t *chain = &bucket[nbucket];
+
+		if (!nbucket)
+			return NULL;
+		for (uint32_t i = bucket[sysv_hash_of(name) % nbucket]; i;
+		     i = chain[i])
+			if (sym_ok(d, i, name, default_only))
+				return &d->symtab[i];
+	}
+	return NULL;
+}
+
+static bool
+sym_is_func(const ElfW(Sym) *s)
+{
+	int t = ELF64_ST_TYPE(s->st_info);
+
+	return t == STT_FUNC || t == STT_GNU_IFUNC;
+}
+
+/* ---- the real dlsym ---------------------------------------------------- */
+
+static int
+find_real_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct dso d;
+	const ElfW(Sym) *s, *v;
+	const char *slash = strrchr(info->dlpi_name ? info->dlpi_name : "", '/');
+	const char *bn = slash ? slash + 1 : info->dlpi_name;
+
+	(void)size;
+	(void)arg;
+	if (!bn || (strncmp(bn, "libc.so", 7) != 0 &&
+		    strncmp(bn, "libdl.so", 8) != 0))
+		return 0;
+	dso_from_info(info, &d);
+	s = dso_lookup(&d, "dlsym", true);
+	v = dso_lookup(&d, "dlvsym", true);
+	if (!s || !v)
+		return 0;
+	if (!interpose_real_dlvsym)
+		interpose_real_dlvsym = (void *)(d.base + v->st_value);
+	if (!interpose_real_dlsym) {
+		if (strlen(info->dlpi_name) < sizeof(libc_path))
+			strcpy(libc_path, info->dlpi_name);
+		__atomic_store_n(&interpose_real_dlsym,
+				 (void *)(d.base + s->st_value),
+				 __ATOMIC_RELEASE);
+	}
+	return 1;
+}
+
+static void
+find_real_dlsym(void)
+{
+	if (__atomic_load_n(&interpose_real_dlsym, __ATOMIC_ACQUIRE))
+		return;
+	dl_iterate_phdr(find_real_cb, NULL);
+	if (!interpose_real_dlsym || !interpose_real_dlvsym)
+		fatal("refsan: error: dlsym not found in libc's symbol table\n");
+}
+
+/* ---- the spec ----------------------------------------------------------- */
+
+static bool
+lib_matches(const struct spec_lib *l, const struct dso *d)
+{
+	if (strchr(l->pattern, '/'))
+		return glob_match(l->pattern, d->name);
+	return glob_match(l->pattern, d->base_name);
+}
+
+static bool
+dso_is_spec(const struct dso *d)
+{
+	if (!d->name[0] || !d->symtab)
+		return false;
+	for (size_t i = 0; i < ispec->nlibs; i++)
+		if (lib_matches(&ispec->libs[i], d))
+			return true;
+	return false;
+}
+
+static bool
+rule_name_matches(const struct spec_rule *r, const char *name)
+{
+	return r->is_glob ? glob_match(r->func, name) : !strcmp(r->func, name);
+}
+
+/* Cheap: could NAME be a spec'd function of some library? */
+static bool
+name_maybe(const char *name)
+{
+	if (!any_wild_first && !first_char[(unsigned char)name[0]])
+		return false;
+	for (size_t i = 0; i < ispec->nrules; i++)
+		if (rule_name_matches(&ispec->rules[i], name))
+			return true;
+	return false;
+}
+
+/* The rule for export NAME of spec'd library D (the first that matches). */
+static const struct spec_rule *
+rule_for(const struct dso *d, const char *name)
+{
+	for (size_t i = 0; i < ispec->nrules; i++) {
+		const struct spec_rule *r = &ispec->rules[i];
+
+		if (r->lib < ispec->nlibs && rule_name_matches(r, name) &&
+		    lib_matches(&ispec->libs[r->lib], d))
+			return r;
+	}
+	return NULL;
+}
+
+/* ---- hooks -------------------------------------------------------------- */
+
+static bool
+rule_needs_leave(const struct spec_rule *r)
+{
+	if (r->pos != POS_ARG)
+		return true;
+	if (r->role == ROLE_USE)
+		return false; /* checked before the call, whatever it returns */
+	return r->role == ROLE_CREATE || r->cond != COND_NONE;
+}
+
+static const char *
+name_copy(const char *name)
+{
+	size_t len = strlen(name) + 1;
+	char *p;
+
+	if (name_used + len > NAME_STORE)
+		return "?";
+	p = name_store + name_used;
+	memcpy(p, name, len);
+	name_used += len;
+	return p;
+}
+
+/* The stub index for real function REAL of library D under rule R, made on
+ * first sight; -1 when the pool is exhausted. */
+static int
+hook_get(uintptr_t real, const struct dso *d, const struct spec_rule *r,
+	 const char *name)
+{
+	unsigned h = (unsigned)((real >> 4) * 2654435761u) % HOOK_HASH;
+	unsigned n, limit = tramp_pool_count < MAX_HOOKS ? tramp_pool_count
+							  : MAX_HOOKS;
+	int idx = -1;
+
+	pthread_mutex_lock(&hook_lock);
+	for (;; h = (h + 1) % HOOK_HASH) {
+		unsigned e = hook_hash[h];
+
+		if (!e)
+			break;
+		if (hooks[e - 1].real == real) {
+			idx = (int)e - 1;
+			goto out;
+		}
+	}
+	n = atomic_load(&nhooks);
+	if (n >= limit || n >= HOOK_HASH / 2) {
+		atomic_fetch_add(&st_pool_full, 1);
+		goto out;
+	}
+	hooks[n].real = real;
+	hooks[n].lo = d->lo;
+	hooks[n].hi = d->hi;
+	hooks[n].rule = r;
+	hooks[n].name = name_copy(name);
+	hooks[n].leave = rule_needs_leave(r);
+	atomic_store_explicit(&nhooks, n + 1, memory_order_release);
+	hook_hash[h] = n + 1;
+	idx = (int)n;
+out:
+	pthread_mutex_unlock(&hook_lock);
+	return idx;
+}
+
+/* Forget which addresses have hooks (after a dlclose, an address may be
+ * another function); the hooks themselves stay valid for stale pointers. */
+static void
+hook_forget_addresses(void)
+{
+	pthread_mutex_lock(&hook_lock);
+	memset(hook_hash, 0, sizeof(hook_hash));
+	pthread_mutex_unlock(&hook_lock);
+}
+
+static bool
+is_stub(uintptr_t v)
+{
+	return v >= (uintptr_t)tramp_pool &&
+	       v < tramp_stub(tramp_pool_count);
+}
+
+/* ---- shadow stack, stack capture -------------------------------------- */
+
+/*
+ * Around a walk: put the original return addresses of this thread's
+ * pending hijacked calls back (restore=1), then hijack them again.  Only a
+ * slot that still holds tramp_exit is touched: entries left behind by a
+ * longjmp point at memory that now belongs to other frames.
+ */
+static void
+shadow_fixup(int restore)
+{
+	unsigned d = shadow_depth;
+
+	for (unsigned i = 0; i < d; i++) {
+		struct shadow_ent *e = &shadow[i];
+
+		if (restore) {
+			if (*e->slot == (uintptr_t)tramp_exit) {
+				*e->slot = e->orig;
+				e->fixed = true;
+			}
+		} else if (e->fixed) {
+			*e->slot = (uintptr_t)tramp_exit;
+			e->fixed = false;
+		}
+	}
+}
+
+/*
+ * The stack of a hooked call: frame #0 is the hooked function's own entry
+ * (reports show `in create_dog zoo.c:31`), then its real callers; refsan's
+ * frames and the trampoline's are dropped.
+ */
+static uint32_t
+capture_hook(struct engine_call *c)
+{
+	const struct hook *h = c->capture_arg;
+	uintptr_t raw[CAPTURE_MAX], pcs[CAPTURE_MAX];
+	unsigned depth = refsan_opts.stack_depth, n, i, k = 0, want;
+
+	if (depth > CAPTURE_MAX)
+		depth = CAPTURE_MAX;
+	pcs[k++] = h->real;
+	if (depth > 1) {
+		want = depth + CAPTURE_SLACK;
+		if (want > CAPTURE_MAX)
+			want = CAPTURE_MAX;
+		n = unwind_capture(raw, want, 0);
+		for (i = 0; i < n && !tramp_is_code(raw[i]); i++)
+			;
+		for (i++; i < n && k < depth; i++)
+			pcs[k++] = raw[i];
+		if (refsan_opts.python_frames)
+			k = pyframes_splice(pcs, k, depth);
+	}
+	return depot_put(pcs, k);
+}
+
+static void
+call_init(struct engine_call *c, const struct hook *h, bool internal)
+{
+	c->function = h->name;
+	c->family = h->rule->family;
+	c->accept = h->rule->accept;
+	c->internal = internal;
+	c->capture = capture_hook;
+	c->capture_arg = (void *)h;
+	c->stack = 0;
+}
+
+/*
+ * A condition on the return value.  The full 64-bit register is compared,
+ * except that when its upper half is zero and V fits in an int, the low
+ * half is read as an int: functions returning int leave -1 as 0xffffffff
+ * in rax, and `ret<0` must hold for them.
+ */
+static bool
+cond_holds(const struct spec_rule *r, uintptr_t rv)
+{
+	int64_t v = (int64_t)rv, want = r->cond_val;
+
+	if (r->cond == COND_NONE)
+		return true;
+	if ((rv >> 32) == 0 && want >= INT32_MIN && want <= INT32_MAX)
+		v = (int32_t)(uint32_t)rv;
+	switch (r->cond) {
+	case COND_EQ:
+		return v == want;
+	case COND_NE:
+		return v != want;
+	case COND_GE:
+		return v >= want;
+	case COND_LT:
+		return v < want;
+	case COND_GT:
+		return v > want;
+	case COND_LE:
+		return v <= want;
+	default:
+		return true;
+	}
+}
+
+/* ---- the hooks ---------------------------------------------------------- */
+
+uintptr_t
+interpose_enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
+		const uintptr_t *stack_args)
+{
+	const struct hook *h = &hooks[idx];
+	const struct spec_rule *r = h->rule;
+	uintptr_t target = h->real, ra = *ra_slot, arg = 0;
+	struct engine_call c;
+	struct engine_release rel;
+	struct shadow_ent *e;
+	bool internal, released = false;
+	unsigned d;
+	int saved_errno;
+
+	if (!guard_enter())
+		return target;
+	saved_errno = errno;
+	if (refsan_state != INIT_READY && !init_ensure())
+		goto out;
+	internal = ra >= h->lo && ra < h->hi;
+	if (r->pos != POS_RET)
+		arg = tramp_arg(regs, stack_args, (unsigned)r->argn);
+
+	if (!h->leave) {
+		/* argN, decided before the call */
+		if (!arg)
+			goto out;
+		call_init(&c, h, internal);
+		switch (r->role) {
+		case ROLE_ACQUIRE:
+			engine_acquire(arg, &c);
+			break;
+		case ROLE_USE:
+			engine_use(arg, &c);
+			break;
+		case ROLE_RELEASE:
+			if (!engine_release_begin(arg, &c, &rel))
+				target = 0;
+			else
+				engine_release_end(&rel, true);
+			break;
+		default:
+			break;
+		}
+		goto out;
+	}
+
+	if (r->pos != POS_RET && !arg)
+		goto out; /* a NULL handle or out-pointer: nothing to track */
+	if (r->pos == POS_ARG && r->role == ROLE_RELEASE) {
+		/* liveness before the call, the condition after it */
+		call_init(&c, h, internal);
+		if (!engine_release_begin(arg, &c, &rel)) {
+			target = 0;
+			goto out;
+		}
+		released = true;
+	}
+
+	/* Drop entries a longjmp left behind: they lie at or below us. */
+	d = shadow_depth;
+	while (d && shadow[d - 1].slot <= ra_slot)
+		d--;
+	if (d != shadow_depth) {
+		atomic_fetch_add_explicit(&st_shadow_stale, shadow_depth - d,
+					  memory_order_relaxed);
+		shadow_depth = d;
+	}
+	if (d == SHADOW_MAX) {
+		atomic_fetch_add_explicit(&st_shadow_full, 1,
+					  memory_order_relaxed);
+		if (released)
+			engine_release_end(&rel, true);
+		goto out;
+	}
+	e = &shadow[d];
+	e->slot = ra_slot;
+	e->orig = ra;
+	e->arg = arg;
+	e->idx = idx;
+	e->internal = internal;
+	e->released = released;
+	e->fixed = false;
+	if (released)
+		e->rel = rel;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	shadow_depth = d + 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	*ra_slot = (uintptr_t)tramp_exit;
+out:
+	errno = saved_errno;
+	guard_exit();
+	return target;
+}
+
+static void
+leave_track(const struct tramp_retregs *regs, struct shadow_ent *e)
+{
+	const struct hook *h = &hooks[e->idx];
+	const struct spec_rule *r = h->rule;
+	uintptr_t rv = tramp_retval(regs), handle;
+	struct engine_call c;
+	struct engine_release rel;
+	bool ok = cond_holds(r, rv);
+
+	if (e->released) {
+		engine_release_end(&e->rel, ok);
+		return;
+	}
+	if (!ok || refsan_state != INIT_READY)
+		return;
+	if (r->pos == POS_RET)
+		handle = rv;
+	else if (r->pos == POS_OUTARG)
+		handle = *(const uintptr_t *)e->arg;
+	else
+		handle = e->arg;
+	if (!handle)
+		return;
+	call_init(&c, h, e->internal);
+	switch (r->role) {
+	case ROLE_CREATE:
+		engine_create(handle, &c);
+		break;
+	case ROLE_ACQUIRE:
+		engine_acquire(handle, &c);
+		break;
+	case ROLE_RELEASE:
+		/* a handle known only after the call: too late to skip */
+		if (engine_release_begin(handle, &c, &rel))
+			engine_release_end(&rel, true);
+		break;
+	case ROLE_USE:
+		engine_use(handle, &c);
+		break;
+	}
+}
+
+uintptr_t
+interpose_leave(struct tramp_retregs *regs, uintptr_t *ra_slot)
+{
+	unsigned d = shadow_depth, top = d;
+	struct shadow_ent e;
+	int saved_errno;
+	bool guarded;
+
+	while (d && shadow[d - 1].slot != ra_slot)
+		d--;
+	if (!d)
+		fatal("refsan: fatal: a hooked call returned and its return address is lost (stack switched?)\n");
+	e = shadow[d - 1];
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	shadow_depth = d - 1;
+	if (top != d)
+		atomic_fetch_add_explicit(&st_shadow_stale, top - d,
+					  memory_order_relaxed);
+	/* A normal frame again for an unwinder walking from the hook. */
+	*ra_slot = e.orig;
+	guarded = guard_enter();
+	if (!guarded && !e.released)
+		return e.orig;
+	saved_errno = errno;
+	leave_track(regs, &e);
+	errno = saved_errno;
+	if (guarded)
+		guard_exit();
+	return e.orig;
+}
+
+/* ---- GOT/PLT patching -------------------------------------------------- */
+
+static const struct dso *
+objs_find(uintptr_t a)
+{
+	for (size_t i = 0; i < nobjs; i++)
+		if (a >= objs[i].lo && a < objs[i].hi && objs[i].dyn)
+			return &objs[i];
+	return NULL;
+}
+
+/* Where the dynamic linker would bind an unbound lazy slot for NAME: the
+ * global scope first, then (for RTLD_LOCAL groups) the spec'd libraries. */
+static uintptr_t
+resolve_lazy(const char *name, const struct dso **owner)
+{
+	void *(*real)(void *, const char *) =
+		(void *(*)(void *, const char *))interpose_real_dlsym;
+	uintptr_t a = (uintptr_t)real(RTLD_DEFAULT, name);
+
+	if (a) {
+		*owner = objs_find(a);
+		return a;
+	}
+	for (size_t i = 0; i < nobjs; i++) {
+		const ElfW(Sym) *s;
+
+		if (!objs[i].spec)
+			continue;
+		s = dso_lookup(&objs[i], name, false);
+		if (s && ELF64_ST_TYPE(s->st_info) == STT_FUNC) {
+			*owner = &objs[i];
+			return objs[i].base + s->st_value;
+		}
+	}
+	return 0;
+}
+
+static void
+patch_slot(const struct dso *o, uintptr_t *slot, uintptr_t v)
+{
+	uintptr_t pagesz = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t page = (uintptr_t)slot & ~(pagesz - 1);
+
+	if (page >= o->relro_lo && page < o->relro_hi) {
+		if (mprotect((void *)page, pagesz, PROT_READ | PROT_WRITE))
+			return;
+		__atomic_store_n(slot, v, __ATOMIC_RELEASE);
+		mprotect((void *)page, pagesz, PROT_READ);
+	} else {
+		__atomic_store_n(slot, v, __ATOMIC_RELEASE);
+	}
+	atomic_fetch_add(&st_slots, 1);
+}
+
+static void
+scan_relocs(const struct dso *o, const ElfW(Rela) *rel, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned long type = ELF64_R_TYPE(rel[i].r_info);
+		unsigned long symi = ELF64_R_SYM(rel[i].r_info);
+		const struct dso *t;
+		const struct spec_rule *r;
+		const ElfW(Sym) *def;
+		const char *name;
+		uintptr_t *slot, v;
+		int idx;
+
+		if (type != TRAMP_R_JUMP_SLOT && type != TRAMP_R_GLOB_DAT)
+			continue;
+		if (!symi)
+			continue;
+		name = o->strtab + o->symtab[symi].st_name;
+		if (!name[0] || !name_maybe(name))
+			continue;
+		slot = (uintptr_t *)(o->base + rel[i].r_offset);
+		v = *slot;
+		if (!v || is_stub(v))
+			continue;
+		t = objs_find(v);
+		if (!t || (!t->spec && type == TRAMP_R_JUMP_SLOT && t == o)) {
+			/* lazy binding: still points at our own PLT */
+			v = resolve_lazy(name, &t);
+			if (!v || is_stub(v))
+				continue;
+		}
+		if (!t || !t->spec)
+			continue;
+		r = rule_for(t, name);
+		if (!r)
+			continue;
+		def = dso_lookup(t, name, false);
+		if (!def || !sym_is_func(def))
+			continue;
+		idx = hook_get(v, t, r, name);
+		if (idx >= 0)
+			patch_slot(o, slot, tramp_stub((unsigned)idx));
+	}
+}
+
+static void
+scan_object(const struct dso *o)
+{
+	if (o->self || !o->dyn)
+		return;
+	scan_relocs(o, o->jmprel, o->njmprel);
+	scan_relocs(o, o->rela, o->nrela);
+}
+
+/* A spec'd library seen for the first time: names the spec gives that it
+ * does not export get a warning (a typo must not make a clean run). */
+static void
+announce_library(const struct dso *d)
+{
+	char buf[768];
+
+	atomic_fetch_add(&refsan_libs_seen, 1);
+	if (!atomic_load_explicit(&refsan_active, memory_order_relaxed))
+		atomic_store(&refsan_active, true);
+	for (size_t i = 0; i < ispec->nrules && i < MAX_WARN_RULES; i++) {
+		const struct spec_rule *r = &ispec->rules[i];
+
+		if (r->is_glob || r->lib >= ispec->nlibs ||
+		    !lib_matches(&ispec->libs[r->lib], d))
+			continue;
+		if (dso_lookup(d, r->func, false))
+			continue;
+		if (warned[i / 8] & (1u << (i % 8)))
+			continue;
+		warned[i / 8] |= (unsigned char)(1u << (i % 8));
+		snprintf(buf, sizeof(buf),
+			 "refsan: warning: %s:%u: function '%s' not exported by %s (typo?)\n",
+			 r->file ? r->file : "spec", r->line, r->func,
+			 d->base_name);
+		say(buf);
+	}
+}
+
+struct collect_ctx {
+	unsigned long long adds, subs;
+	size_t n;
+	bool overflow;
+};
+
+static int
+collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct collect_ctx *cx = arg;
+	uintptr_t self = (uintptr_t)&interpose_init;
+	struct dso *d;
+
+	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) +
+			    sizeof(info->dlpi_subs)) {
+		cx->adds = info->dlpi_adds;
+		cx->subs = info->dlpi_subs;
+	}
+	if (cx->n >= MAX_OBJS) {
+		cx->overflow = true;
+		return 0;
+	}
+	d = &objs_next[cx->n++];
+	dso_from_info(info, d);
+	d->self = self >= d->lo && self < d->hi;
+	d->spec = !d->self && dso_is_spec(d);
+	return 0;
+}
+
+static bool
+dso_same(const struct dso *a, const struct dso *b)
+{
+	return a->base == b->base && a->dyn == b->dyn && a->name == b->name &&
+	       a->lo == b->lo;
+}
+
+/* Scan what is new since the last time (everything after a dlclose or
+ * when a spec'd library appears: lazy slots elsewhere may bind to it). */
+static void
+scan_locked(void)
+{
+	struct collect_ctx cx = { 0 };
+	struct dso *prev = objs, *tmp;
+	size_t nprev = nobjs, i, j;
+	bool all, new_spec = false;
+	static bool fresh[MAX_OBJS];
+
+	dl_iterate_phdr(collect_cb, &cx);
+	all = !scanned_once || cx.subs != atomic_load(&seen_subs);
+	if (all && scanned_once)
+		hook_forget_addresses();
+	for (i = 0; i < cx.n; i++) {
+		fresh[i] = true;
+		if (all)
+			continue;
+		for (j = 0; j < nprev; j++)
+			if (dso_same(&objs_next[i], &prev[j])) {
+				fresh[i] = false;
+				break;
+			}
+	}
+	tmp = objs;
+	objs = objs_next;
+	objs_next = tmp;
+	nobjs = cx.n;
+	for (i = 0; i < nobjs; i++)
+		if (fresh[i] && objs[i].spec) {
+			new_spec = true;
+			announce_library(&objs[i]);
+		}
+	if (new_spec && refsan_opts.python_frames)
+		pyframes_init();
+	for (i = 0; i < nobjs; i++)
+		if (fresh[i] || new_spec)
+			scan_object(&objs[i]);
+	scanned_once = true;
+	atomic_store(&seen_adds, cx.adds);
+	atomic_store(&seen_subs, cx.subs);
+}
+
+static int
+counts_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	unsigned long long *c = arg;
+
+	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) +
+			    sizeof(info->dlpi_subs)) {
+		c[0] = info->dlpi_adds;
+		c[1] = info->dlpi_subs;
+	}
+	return 1;
+}
+
+static void
+scan(bool wait)
+{
+	void *h;
+
+	/*
+	 * An object another thread is loading is listed before the loader
+	 * has relocated it; a dlopen of something already loaded waits for
+	 * the loader's lock, so whatever was being loaded is done.
+	 */
+	if (libc_path[0]) {
+		h = dlopen(libc_path, RTLD_LAZY | RTLD_NOLOAD);
+		if (h)
+			dlclose(h);
+	}
+	if (wait)
+		pthread_mutex_lock(&scan_lock);
+	else if (pthread_mutex_trylock(&scan_lock))
+		return; /* another thread is scanning */
+	scan_locked();
+	pthread_mutex_unlock(&scan_lock);
+}
+
+void
+interpose_rescan(void)
+{
+	unsigned long long c[2] = { 0, 0 };
+
+	if (!ispec)
+		return;
+	dl_iterate_phdr(counts_cb, c);
+	if (c[0] == atomic_load(&seen_adds) && c[1] == atomic_load(&seen_subs))
+		return;
+	scan(false);
+}
+
+/* ---- dlsym ------------------------------------------------------------- */
+
+static int
+find_addr_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct dso *d = arg;
+	uintptr_t a = d->hi;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type == PT_LOAD && a >= s && a < s + ph->p_memsz) {
+			dso_from_info(info, d);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The trampoline for ADDR, just returned by dlsym for NAME, or ADDR. */
+static void *
+stub_for(void *addr, const char *name)
+{
+	struct dso d = { 0 };
+	const struct spec_rule *r;
+	const ElfW(Sym) *def;
+	int idx;
+
+	if (is_stub((uintptr_t)addr))
+		return addr;
+	d.hi = (uintptr_t)addr;
+	if (!dl_iterate_phdr(find_addr_cb, &d))
+		return addr;
+	if (!dso_is_spec(&d))
+		return addr;
+	r = rule_for(&d, name);
+	def = dso_lookup(&d, name, false);
+	if (!r || !def || !sym_is_func(def))
+		return addr;
+	idx = hook_get((uintptr_t)addr, &d, r, name);
+	return idx < 0 ? addr : (void *)tramp_stub((unsigned)idx);
+}
+
+struct tramp_dlsym_res
+interpose_dlsym(void *handle, const char *name, const char *version)
+{
+	struct tramp_dlsym_res res = { 0, NULL };
+	int saved_errno;
+	void *a;
+
+	find_real_dlsym();
+	if (!guard_enter())
+		return res;
+	saved_errno = errno;
+	if (refsan_state != INIT_READY && !init_ensure())
+		goto out;
+	if (!__atomic_load_n(&ispec, __ATOMIC_ACQUIRE))
+		goto out;
+	interpose_rescan();
+	/* RTLD_NEXT answers depend on the caller: leave them to the real
+	 * dlsym, reached with the caller's return address. */
+	if (handle == RTLD_NEXT || !name || !name_maybe(name))
+		goto out;
+	errno = saved_errno;
+	if (version)
+		a = ((void *(*)(void *, const char *, const char *))
+			     interpose_real_dlvsym)(handle, name, version);
+	else
+		a = ((void *(*)(void *, const char *))interpose_real_dlsym)(
+			handle, name);
+	saved_errno = errno;
+	res.done = 1;
+	res.addr = a ? stub_for(a, name) : NULL;
+out:
+	errno = saved_errno;
+	guard_exit();
+	return res;
+}
+
+/* ---- init -------------------------------------------------------------- */
+
+static void
+atfork_prepare(void)
+{
+	pthread_mutex_lock(&scan_lock);
+	pthread_mutex_lock(&hook_lock);
+}
+
+static void
+atfork_release(void)
+{
+	pthread_mutex_unlock(&hook_lock);
+	pthread_mutex_unlock(&scan_lock);
+}
+
+int
+interpose_init(const struct spec *s)
+{
+	find_real_dlsym();
+	for (size_t i = 0; i < s->nrules; i++) {
+		unsigned char c = (unsigned char)s->rules[i].func[0];
+
+		if (c == '*' || c == '?' || c == '[' || c == '\\')
+			any_wild_first = true;
+		first_char[c] = 1;
+	}
+	unwind_fixup = shadow_fixup;
+	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+	__atomic_store_n(&ispec, s, __ATOMIC_RELEASE);
+	scan(true);
+	return 0;
+}
+
+void
+interpose_get_stats(struct interpose_stats *out)
+{
+	out->hooks = atomic_load(&nhooks);
+	out->slots_patched = atomic_load(&st_slots);
+	out->pool_full = atomic_load(&st_pool_full);
+	out->shadow_full = atomic_load(&st_shadow_full);
+	out->shadow_stale = atomic_load(&st_shadow_stale);
+}
