@@ -568,13 +568,33 @@ out:
 	return idx;
 }
 
-/* Forget which addresses have hooks (after a dlclose, an address may be
- * another function); the hooks themselves stay valid for stale pointers. */
+static const struct dso *objs_find(uintptr_t a);
+
+/*
+ * After a dlclose: keep the address -> hook map only for functions whose
+ * library is still the one mapped there (an address may now be another
+ * library's).  Old hooks stay valid for pointers still held.  Called with
+ * the scan lock held and the new object list in place.
+ */
 static void
-hook_forget_addresses(void)
+hook_rehash(void)
 {
+	unsigned n = atomic_load(&nhooks);
+
 	pthread_mutex_lock(&hook_lock);
 	memset(hook_hash, 0, sizeof(hook_hash));
+	for (unsigned i = 0; i < n; i++) {
+		const struct dso *t = objs_find(hooks[i].real);
+		unsigned h;
+
+		if (!t || !t->spec || t->lo != hooks[i].lo ||
+		    t->hi != hooks[i].hi)
+			continue;
+		h = (unsigned)((hooks[i].real >> 4) * 2654435761u) % HOOK_HASH;
+		while (hook_hash[h] && hooks[hook_hash[h] - 1].real != hooks[i].real)
+			h = (h + 1) % HOOK_HASH;
+		hook_hash[h] = i + 1;
+	}
 	pthread_mutex_unlock(&hook_lock);
 }
 
@@ -939,13 +959,19 @@ scan_relocs(const struct dso *o, const ElfW(Rela) *rel, size_t n)
 		if (!v || is_stub(v))
 			continue;
 		t = objs_find(v);
-		if (!t || (!t->spec && type == TRAMP_R_JUMP_SLOT && t == o)) {
-			/* lazy binding: still points at our own PLT */
-			v = resolve_lazy(name, &t);
-			if (!v || is_stub(v))
-				continue;
+		if (!t)
+			continue;
+		if (t == o && type == TRAMP_R_JUMP_SLOT) {
+			/* Bound to its own export, or lazy binding still
+			 * pointing at its own PLT: resolve it ourselves. */
+			def = dso_lookup(o, name, false);
+			if (!def || o->base + def->st_value != v) {
+				v = resolve_lazy(name, &t);
+				if (!v || !t || is_stub(v))
+					continue;
+			}
 		}
-		if (!t || !t->spec)
+		if (!t->spec)
 			continue;
 		r = rule_for(t, name);
 		if (!r)
@@ -1046,8 +1072,6 @@ scan_locked(void)
 
 	dl_iterate_phdr(collect_cb, &cx);
 	all = !scanned_once || cx.subs != atomic_load(&seen_subs);
-	if (all && scanned_once)
-		hook_forget_addresses();
 	for (i = 0; i < cx.n; i++) {
 		fresh[i] = true;
 		if (all)
@@ -1062,6 +1086,8 @@ scan_locked(void)
 	objs = objs_next;
 	objs_next = tmp;
 	nobjs = cx.n;
+	if (all && scanned_once)
+		hook_rehash();
 	for (i = 0; i < nobjs; i++)
 		if (fresh[i] && objs[i].spec) {
 			new_spec = true;
