@@ -647,7 +647,7 @@ capture_hook(struct engine_call *c)
 
 	if (depth > CAPTURE_MAX)
 		depth = CAPTURE_MAX;
-	pcs[k++] = h->real;
+	pcs[k++] = h->real | DEPOT_EXACT_TAG; /* an entry, not a return */
 	if (depth > 1) {
 		want = depth + CAPTURE_SLACK;
 		if (want > CAPTURE_MAX)

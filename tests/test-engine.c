@@ -1,0 +1,264 @@
+/*
+ * test-engine.c: the meaning of each role: creates, acquires, releases and
+ * uses from outside and from inside a library; double releases and uses
+ * after release raised (with their stacks) before the real call;
+ * forward_double_release; family mismatches; strict; fork marks.
+ */
+#include <string.h>
+#include "unit.h"
+#include "engine.h"
+#include "handle_table.h"
+#include "options.h"
+
+static struct engine_error seen[16];
+static unsigned nseen;
+
+static void
+on_error(const struct engine_error *e)
+{
+	if (nseen < 16)
+		seen[nseen] = *e;
+	nseen++;
+}
+
+static uint32_t next_stack;
+
+static uint32_t
+fake_capture(struct engine_call *c)
+{
+	(void)c;
+	return ++next_stack;
+}
+
+static struct engine_call
+call(const char *fn, bool internal)
+{
+	struct engine_call c;
+
+	memset(&c, 0, sizeof(c));
+	c.function = fn;
+	c.internal = internal;
+	c.capture = fake_capture;
+	return c;
+}
+
+static void
+setup(void)
+{
+	options_defaults(&refsan_opts);
+	ck_assert_int_eq(engine_init(1024, 8), 0);
+	engine_on_error = on_error;
+	nseen = 0;
+	next_stack = 0;
+}
+
+static void
+teardown(void)
+{
+	engine_reset();
+	engine_on_error = NULL;
+}
+
+static bool
+release(uintptr_t h, bool internal, bool commit)
+{
+	struct engine_call c = call("release", internal);
+	struct engine_release r;
+	bool fwd = engine_release_begin(h, &c, &r);
+
+	engine_release_end(&r, commit);
+	return fwd;
+}
+
+START_TEST(create_release_counts)
+{
+	struct engine_call c = call("create_dog", false);
+	struct engine_counters k;
+
+	engine_create(0x100, &c);
+	ck_assert_uint_eq(c.stack, 1);
+	ck_assert(release(0x100, false, true));
+	engine_counters(&k);
+	ck_assert_uint_eq(k.created, 1);
+	ck_assert_uint_eq(k.released, 1);
+	ck_assert_uint_eq(k.live, 0);
+	ck_assert_uint_eq(k.peak_live, 1);
+	ck_assert_uint_eq(nseen, 0);
+}
+END_TEST
+
+START_TEST(null_never_counts)
+{
+	struct engine_call c = call("create_dog", false);
+	struct engine_counters k;
+
+	engine_create(0, &c);
+	ck_assert(release(0, false, true));
+	engine_counters(&k);
+	ck_assert_uint_eq(k.created + k.released, 0);
+	ck_assert_uint_eq(nseen, 0);
+}
+END_TEST
+
+START_TEST(double_release_not_forwarded)
+{
+	struct engine_call c = call("create_dog", false);
+	const struct engine_error *list;
+
+	engine_create(0x200, &c); /* stack 1 */
+	ck_assert(release(0x200, false, true)); /* stack 2 */
+	ck_assert(!release(0x200, false, true)); /* stack 3 */
+	ck_assert_uint_eq(nseen, 1);
+	ck_assert_int_eq(seen[0].kind, EE_DOUBLE_RELEASE);
+	ck_assert_uint_eq(seen[0].stack, 3);
+	ck_assert_uint_eq(seen[0].last_release_stack, 2);
+	ck_assert_uint_eq(seen[0].created_stack, 1);
+	ck_assert_uint_eq(engine_errors(&list), 1);
+	refsan_opts.forward_double_release = 1;
+	ck_assert(release(0x200, false, true));
+}
+END_TEST
+
+START_TEST(use_after_release)
+{
+	struct engine_call c = call("create_dog", false);
+	struct engine_call u = call("say_walk", false);
+
+	engine_create(0x300, &c);
+	ck_assert(engine_use(0x300, &u));
+	ck_assert_uint_eq(nseen, 0);
+	release(0x300, false, true);
+	u = call("say_walk", false);
+	ck_assert(engine_use(0x300, &u)); /* always forwarded */
+	ck_assert_uint_eq(nseen, 1);
+	ck_assert_int_eq(seen[0].kind, EE_USE_AFTER_RELEASE);
+	ck_assert_str_eq(seen[0].function, "say_walk");
+	/* An acquire of a dead handle is a use after release too. */
+	u = call("add_ref", false);
+	engine_acquire(0x300, &u);
+	ck_assert_uint_eq(nseen, 2);
+	ck_assert_int_eq(seen[1].kind, EE_USE_AFTER_RELEASE);
+}
+END_TEST
+
+START_TEST(internal_calls_only_move_counts)
+{
+	struct engine_call c = call("create_dog", true);
+	struct engine_counters k;
+
+	/* Inside the library: no create, no error for unknown handles. */
+	engine_create(0x400, &c);
+	ck_assert(release(0x999, true, true));
+	engine_counters(&k);
+	ck_assert_uint_eq(k.created, 0);
+	ck_assert_uint_eq(nseen, 0);
+	/* A live handle's count moves. */
+	c = call("create_dog", false);
+	engine_create(0x400, &c);
+	c = call("add_ref", true);
+	engine_acquire(0x400, &c);
+	release(0x400, false, true);
+	ck_assert_uint_eq(handle_table_live(), 1);
+	release(0x400, true, true);
+	ck_assert_uint_eq(handle_table_live(), 0);
+	/* An internal release of a dead handle is not an error either. */
+	ck_assert(release(0x400, true, true));
+	ck_assert_uint_eq(nseen, 0);
+}
+END_TEST
+
+START_TEST(rollback_on_failed_condition)
+{
+	struct engine_call c = call("create_dog", false);
+	struct engine_counters k;
+
+	engine_create(0x500, &c);
+	release(0x500, false, false); /* condition failed */
+	ck_assert_uint_eq(handle_table_live(), 1);
+	engine_counters(&k);
+	ck_assert_uint_eq(k.released, 0);
+	ck_assert(release(0x500, false, true));
+	ck_assert_uint_eq(nseen, 0);
+}
+END_TEST
+
+START_TEST(family_mismatch)
+{
+	struct engine_call c = call("open_cage", false);
+	struct engine_call r = call("release", false);
+	struct engine_release rel;
+
+	c.family = 2;
+	engine_create(0x600, &c);
+	r.accept = 1ull << 1;
+	ck_assert(engine_release_begin(0x600, &r, &rel));
+	engine_release_end(&rel, true);
+	ck_assert_uint_eq(nseen, 1);
+	ck_assert_int_eq(seen[0].kind, EE_FAMILY_MISMATCH);
+	ck_assert_uint_eq(seen[0].family, 2);
+	ck_assert_uint_eq(seen[0].accept, 2);
+}
+END_TEST
+
+START_TEST(strict_unknown_release)
+{
+	ck_assert(release(0x700, false, true));
+	ck_assert_uint_eq(nseen, 1);
+	ck_assert(seen[0].warning);
+	refsan_opts.strict = 1;
+	ck_assert(release(0x701, false, true));
+	ck_assert_uint_eq(nseen, 2);
+	ck_assert(!seen[1].warning);
+	ck_assert_int_eq(seen[1].kind, EE_INVALID_RELEASE);
+}
+END_TEST
+
+START_TEST(create_of_live_is_acquire)
+{
+	struct engine_call c = call("create_dog", false);
+	struct engine_counters k;
+
+	engine_create(0x800, &c);
+	c = call("create_dog", false);
+	engine_create(0x800, &c);
+	engine_counters(&k);
+	ck_assert_uint_eq(k.created, 1);
+	ck_assert_uint_eq(k.acquired, 1);
+}
+END_TEST
+
+START_TEST(fork_mark_splits_handles)
+{
+	struct engine_call c = call("create_dog", false);
+	struct ht_info a, b;
+
+	engine_create(0x900, &c);
+	engine_after_fork_child();
+	c = call("create_dog", false);
+	engine_create(0x901, &c);
+	handle_table_lookup(0x900, &a);
+	handle_table_lookup(0x901, &b);
+	ck_assert(!engine_created_here(a.seq));
+	ck_assert(engine_created_here(b.seq));
+}
+END_TEST
+
+UNIT_SUITE(engine_suite)
+{
+	Suite *s = suite_create("engine");
+	TCase *tc = tcase_create("roles");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, create_release_counts);
+	tcase_add_test(tc, null_never_counts);
+	tcase_add_test(tc, double_release_not_forwarded);
+	tcase_add_test(tc, use_after_release);
+	tcase_add_test(tc, internal_calls_only_move_counts);
+	tcase_add_test(tc, rollback_on_failed_condition);
+	tcase_add_test(tc, family_mismatch);
+	tcase_add_test(tc, strict_unknown_release);
+	tcase_add_test(tc, create_of_live_is_acquire);
+	tcase_add_test(tc, fork_mark_splits_handles);
+	suite_add_tcase(s, tc);
+	return s;
+}
