@@ -151,6 +151,12 @@ close_cage(struct cage *c)
 }
 
 void
+zoo_bump(void *obj)
+{
+	atomic_fetch_add(&((struct obj *)obj)->refs, 1);
+}
+
+void
 zoo_set_fail(int n)
 {
 	atomic_store(&fail_next, n);

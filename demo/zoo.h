@@ -29,6 +29,9 @@ int close_cage(struct cage *c);
 /* Make the next N calls to open_cage fail. */
 void zoo_set_fail(int n);
 
+/* One more reference that no spec'd function sees (tests: a double
+ * release refsan reports while the library still holds the object). */
+void zoo_bump(void *obj);
 /* Objects allocated and not yet freed; calls that reached release(). */
 long zoo_live_count(void);
 long zoo_release_calls(void);

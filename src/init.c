@@ -170,9 +170,11 @@ final_handler(void *arg)
 	}
 }
 
+/* Every lock in a fixed order: symbolizer, then table shards. */
 static void
 atfork_prepare(void)
 {
+	symbolize_fork_prepare();
 	handle_table_lock_all();
 }
 
@@ -180,12 +182,14 @@ static void
 atfork_parent(void)
 {
 	handle_table_unlock_all();
+	symbolize_fork_release();
 }
 
 static void
 atfork_child(void)
 {
 	handle_table_unlock_all();
+	symbolize_fork_release();
 	refsan_pid = getpid();
 	engine_after_fork_child();
 	report_after_fork_child();

@@ -1099,6 +1099,15 @@ scan_locked(void)
 		if (fresh[i] || new_spec)
 			scan_object(&objs[i]);
 	scanned_once = true;
+	if (refsan_opts.verbosity >= 2) {
+		char buf[160];
+
+		snprintf(buf, sizeof(buf),
+			 "refsan: scan: %zu objects, %u hooks, %llu slots patched\n",
+			 nobjs, atomic_load(&nhooks),
+			 (unsigned long long)atomic_load(&st_slots));
+		say(buf);
+	}
 	atomic_store(&seen_adds, cx.adds);
 	atomic_store(&seen_subs, cx.subs);
 }

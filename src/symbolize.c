@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include <elfutils/libdw.h>
+#include <dwarf.h>
 
 #include "symbolize.h"
 
@@ -215,6 +216,8 @@ static struct {
 	__typeof__(dwarf_getsrc_die) *getsrc_die;
 	__typeof__(dwarf_lineno) *lineno;
 	__typeof__(dwarf_linesrc) *linesrc;
+	__typeof__(dwarf_attr) *attr;
+	__typeof__(dwarf_formstring) *formstring;
 } dw;
 
 typedef char *cxa_demangle_fn(const char *, char *, size_t *, int *);
@@ -1113,6 +1116,8 @@ libdw_load(void)
 	DW_SYM(getsrc_die, dwarf_getsrc_die)
 	DW_SYM(lineno, dwarf_lineno)
 	DW_SYM(linesrc, dwarf_linesrc)
+	DW_SYM(attr, dwarf_attr)
+	DW_SYM(formstring, dwarf_formstring)
 #undef DW_SYM
 	if (dw.elf_version(EV_CURRENT) == EV_NONE)
 		goto fail;
@@ -1210,6 +1215,97 @@ dwarf_open(struct module *m)
 	m->elf = NULL;
 }
 
+/* Joined paths, each kept once so equal paths are the same pointer. */
+static struct {
+	char **v;
+	size_t cap, n;
+} paths;
+
+static const char *
+intern_path(char *p)
+{
+	size_t h = 5381, i;
+	const char *c;
+
+	if (paths.n * 2 >= paths.cap) {
+		size_t cap = paths.cap ? paths.cap * 2 : 256, k;
+		char **v = calloc(cap, sizeof(*v));
+		if (!v)
+			return own(p);
+		for (k = 0; k < paths.cap; k++) {
+			size_t hh = 5381;
+			if (!paths.v[k])
+				continue;
+			for (c = paths.v[k]; *c; c++)
+				hh = hh * 33 + (unsigned char)*c;
+			for (i = hh & (cap - 1); v[i]; i = (i + 1) & (cap - 1))
+				;
+			v[i] = paths.v[k];
+		}
+		free(paths.v);
+		paths.v = v;
+		paths.cap = cap;
+	}
+	for (c = p; *c; c++)
+		h = h * 33 + (unsigned char)*c;
+	for (i = h & (paths.cap - 1); paths.v[i];
+	     i = (i + 1) & (paths.cap - 1)) {
+		if (strcmp(paths.v[i], p) == 0) {
+			free(p);
+			return paths.v[i];
+		}
+	}
+	paths.v[i] = own(p);
+	paths.n++;
+	return paths.v[i];
+}
+
+/*
+ * A relative source path is relative to its unit's DW_AT_comp_dir (meson
+ * builds compile "../src/x.c" from the build directory): join the two and
+ * fold "." and ".." so the report can show the path from the current
+ * directory.  On any failure the relative name is kept.
+ */
+static const char *
+join_comp_dir(Dwarf_Die *die, const char *file)
+{
+	Dwarf_Attribute at;
+	const char *dir;
+	char *joined, *out, *seg, *save = NULL;
+	size_t len;
+
+	if (!dw.attr(die, DW_AT_comp_dir, &at) ||
+	    !(dir = dw.formstring(&at)) || dir[0] != '/')
+		return file;
+	len = strlen(dir) + strlen(file) + 2;
+	joined = malloc(len);
+	out = malloc(len + 1);
+	if (!joined || !out) {
+		free(joined);
+		free(out);
+		return file;
+	}
+	snprintf(joined, len, "%s/%s", dir, file);
+	out[0] = 0;
+	for (seg = strtok_r(joined, "/", &save); seg;
+	     seg = strtok_r(NULL, "/", &save)) {
+		if (strcmp(seg, ".") == 0)
+			continue;
+		if (strcmp(seg, "..") == 0) {
+			char *slash = strrchr(out, '/');
+			if (slash)
+				*slash = 0;
+			continue;
+		}
+		strcat(out, "/");
+		strcat(out, seg);
+	}
+	free(joined);
+	if (!out[0])
+		strcpy(out, "/");
+	return intern_path(out);
+}
+
 static void
 dwarf_line(struct module *m, uintptr_t addr, struct sym_frame *out)
 {
@@ -1246,6 +1342,8 @@ dwarf_line(struct module *m, uintptr_t addr, struct sym_frame *out)
 	file = dw.linesrc(line, NULL, NULL);
 	if (!file)
 		return;
+	if (file[0] != '/')
+		file = join_comp_dir(&cu->die, file);
 	out->file = file;
 	out->line = ln;
 }
@@ -1413,6 +1511,8 @@ symbolize_reset(void)
 		free(owned.v[i]);
 	free(owned.v);
 	memset(&owned, 0, sizeof(owned));
+	free(paths.v);
+	memset(&paths, 0, sizeof(paths));
 	if (dw.handle)
 		dlclose(dw.handle);
 	memset(&dw, 0, sizeof(dw));
