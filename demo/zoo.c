@@ -266,3 +266,10 @@ zoo_create_errno(int e)
 	errno = e;
 	return d;
 }
+
+int
+zoo_call(void (*cb)(void *), void *arg)
+{
+	cb(arg);
+	return 0;
+}

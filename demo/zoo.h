@@ -60,6 +60,8 @@ void *zoo_pick8(void *a0, void *a1, void *a2, void *a3, void *a4, void *a5,
 		void *a6, void *a7, void *a8, void *a9);
 /* Calls create_dog/release recursively through the PLT DEPTH times. */
 long zoo_recurse(int depth);
+/* Calls CB(ARG) and returns 0: a library calling back into its user. */
+int zoo_call(void (*cb)(void *), void *arg);
 /* Sets errno to E and returns a new dog. */
 struct dog *zoo_create_errno(int e);
 

@@ -68,7 +68,8 @@ struct shard {
 	size_t mask;            /* slots - 1 */
 	size_t count;
 	struct quarantine_entry *q;
-	size_t qmask;
+	size_t qmask;           /* quarantine table size - 1; grows */
+	size_t qcount;
 	struct ring_entry *ring;
 	size_t ring_len, ring_head, ring_count;
 	uint32_t qseq;
@@ -167,7 +168,7 @@ handle_table_init(size_t quarantine, unsigned history)
 			goto fail;
 		if (table.quarantine_per_shard) {
 			s->ring_len = table.quarantine_per_shard;
-			s->qmask = s->ring_len * 2 - 1;
+			s->qmask = (s->ring_len < 64 ? s->ring_len * 2 : 64) - 1;
 			s->q = arena_map((s->qmask + 1) * sizeof(*s->q));
 			s->ring = arena_map(s->ring_len * sizeof(*s->ring));
 			if (!s->q || !s->ring)
@@ -384,6 +385,38 @@ q_delete(struct shard *s, struct quarantine_entry *q)
 		}
 	}
 	memset(&s->q[i], 0, sizeof(s->q[i]));
+	s->qcount--;
+}
+
+/*
+ * The quarantine table grows with use, up to twice the ring, like the live
+ * table: a large table probed at random would be paged in whole.  On a
+ * failed map it stays as it is (the ring evicts sooner instead).
+ */
+static bool
+q_grow(struct shard *s)
+{
+	size_t n = (s->qmask + 1) * 2, i;
+	struct quarantine_entry *q;
+
+	if (n > s->ring_len * 2)
+		return false;
+	q = arena_map(n * sizeof(*q));
+	if (!q)
+		return false;
+	for (i = 0; i <= s->qmask; i++) {
+		size_t k;
+		if (!s->q[i].handle)
+			continue;
+		for (k = mix(s->q[i].handle) & (n - 1); q[k].handle;
+		     k = (k + 1) & (n - 1))
+			;
+		q[k] = s->q[i];
+	}
+	arena_unmap(s->q, (s->qmask + 1) * sizeof(*s->q));
+	s->q = q;
+	s->qmask = n - 1;
+	return true;
 }
 
 static void
@@ -407,12 +440,18 @@ q_put(struct shard *s, const struct handle_entry *e, uint32_t release_stack,
 		s->ring_count--;
 	}
 	q = q_find(s, e->handle, hash);
+	if (!q && (s->qcount + 1) * 4 > (s->qmask + 1) * 3 && !q_grow(s) &&
+	    s->qcount + 1 > s->qmask) {
+		s->dropped++;
+		return;
+	}
 	if (!q) {
 		size_t i = hash & s->qmask;
 		while (s->q[i].handle != 0)
 			i = (i + 1) & s->qmask;
 		q = &s->q[i];
 		q->handle = e->handle;
+		s->qcount++;
 	}
 	q->seq = e->seq;
 	q->created_stack = e->created_stack;

@@ -51,6 +51,7 @@
 #include "options.h"
 #include "pyframes.h"
 #include "stack_depot.h"
+#include "symbolize.h"
 #include "unwind.h"
 
 #define MAX_HOOKS 4096          /* at most the pool's stubs */
@@ -848,26 +849,40 @@ leave_track(const struct tramp_retregs *regs, struct shadow_ent *e)
 	}
 }
 
-uintptr_t
-interpose_leave(struct tramp_retregs *regs, uintptr_t *ra_slot)
+/* The depth of the pending call whose return address was in RA_SLOT
+ * (entries above it were left by a longjmp). */
+static unsigned
+shadow_find(uintptr_t *ra_slot)
 {
-	unsigned d = shadow_depth, top = d;
-	struct shadow_ent e;
-	int saved_errno;
-	bool guarded;
+	unsigned d = shadow_depth;
 
 	while (d && shadow[d - 1].slot != ra_slot)
 		d--;
 	if (!d)
 		fatal("refsan: fatal: a hooked call returned and its return address is lost (stack switched?)\n");
+	return d;
+}
+
+uintptr_t
+interpose_leave_ra(uintptr_t *ra_slot)
+{
+	return shadow[shadow_find(ra_slot) - 1].orig;
+}
+
+uintptr_t
+interpose_leave(struct tramp_retregs *regs, uintptr_t *ra_slot)
+{
+	unsigned top = shadow_depth, d = shadow_find(ra_slot);
+	struct shadow_ent e;
+	int saved_errno;
+	bool guarded;
+
 	e = shadow[d - 1];
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	shadow_depth = d - 1;
 	if (top != d)
 		atomic_fetch_add_explicit(&st_shadow_stale, top - d,
 					  memory_order_relaxed);
-	/* A normal frame again for an unwinder walking from the hook. */
-	*ra_slot = e.orig;
 	guarded = guard_enter();
 	if (!guarded && !e.released)
 		return e.orig;
@@ -1095,6 +1110,8 @@ scan_locked(void)
 		}
 	if (new_spec && refsan_opts.python_frames)
 		pyframes_init();
+	/* Stacks must still symbolize after a dlclose (cffi closes at exit). */
+	symbolize_note_modules();
 	for (i = 0; i < nobjs; i++)
 		if (fresh[i] || new_spec)
 			scan_object(&objs[i]);

@@ -53,10 +53,15 @@ uintptr_t interpose_enter(struct tramp_regs *regs, unsigned idx,
 			  uintptr_t *ra_slot, const uintptr_t *stack_args);
 
 /*
- * Called by tramp_exit with the saved return registers and the slot the
- * hijacked return address was in.  Puts the original return address back
- * in *RA_SLOT (so an unwinder walking from inside sees a normal frame) and
- * returns it.
+ * Called by tramp_exit, first: the original return address of the call
+ * whose hijacked return address was in RA_SLOT (tramp_exit writes it back
+ * there at once, so an unwinder walking from the leave hook sees a normal
+ * frame).  Aborts when the shadow stack has no such call.
+ */
+uintptr_t interpose_leave_ra(uintptr_t *ra_slot);
+/*
+ * Then, with the saved return registers: pops the call and tells the
+ * engine.  Returns the original return address.
  */
 uintptr_t interpose_leave(struct tramp_retregs *regs, uintptr_t *ra_slot);
 

@@ -50,6 +50,13 @@ thread_main(void *arg)
 }
 
 static void
+release_twice(void *d)
+{
+	Z(release)(d);
+	Z(release)(d); /* CB_LINE */
+}
+
+static void
 report(void)
 {
 	printf("live=%ld release_calls=%ld\n", Z(zoo_live_count)(),
@@ -108,6 +115,12 @@ main(int argc, char **argv)
 		Z(zoo_bump)(d);
 		Z(release)(d);
 		Z(zoo_pick8)(0, 0, 0, 0, 0, 0, 0, 0, d, 0); /* UAF8_LINE */
+	} else if (!strcmp(mode, "nested")) {
+		/* a capture inside a callback while zoo_call's return address
+		 * is hijacked: the stack must reach main through it */
+		d = Z(create_dog)("cb");
+		Z(zoo_bump)(d);
+		Z(zoo_call)(release_twice, d); /* NESTED_LINE */
 	} else if (!strcmp(mode, "cage")) {
 		int r;
 

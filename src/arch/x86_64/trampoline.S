@@ -29,6 +29,13 @@
 	.hidden	tramp_text_start
 tramp_text_start:
 
+	.hidden	interpose_enter
+	.hidden	interpose_leave
+	.hidden	interpose_leave_ra
+	.hidden	interpose_dlsym
+	.hidden	interpose_real_dlsym
+	.hidden	interpose_real_dlvsym
+
 /* Saved register block: matches struct tramp_regs in tramp_arch.h. */
 #define R_RDI	0
 #define R_RSI	8
@@ -146,10 +153,12 @@ tramp_exit:
 	movq	%rdx, X_RDX(%rsp)
 	movdqa	%xmm0, X_XMM0(%rsp)
 	movdqa	%xmm1, X_XMM1(%rsp)
+	leaq	8(%rbp), %rdi		/* ra_slot */
+	call	interpose_leave_ra
+	movq	%rax, 8(%rbp)		/* a normal frame from here on */
 	movq	%rsp, %rdi		/* regs */
 	leaq	8(%rbp), %rsi		/* ra_slot */
 	call	interpose_leave
-	movq	%rax, 8(%rbp)
 	movq	X_RAX(%rsp), %rax
 	movq	X_RDX(%rsp), %rdx
 	movdqa	X_XMM0(%rsp), %xmm0
