@@ -1,23 +1,28 @@
-"""app.py: a small program using zoo_wrap; run it under refsan (demo/run.sh)
-to see a leak and a double release reported with their Python lines."""
-import zoo_wrap
+"""refsan's demo: a program with two bugs in its use of libzoo's handles.
+
+    LD_PRELOAD=build/src/librefsan.so REFSAN_OPTIONS=spec=demo/zoo.spec \
+        python3 demo/app.py
+
+reports a double release (a Dog released by hand and again by __del__)
+and a leak (a reference taken and never given back), exits with status 23.
+"""
+from zoo_wrap import Dog, DogOwner
 
 
-def adopt(name):
-    dog = zoo_wrap.Dog(name)
-    owner = zoo_wrap.DogOwner(dog)  # leaks its native owner
-    dog.release()                   # the caller's reference
-    return owner
+def walk_twice():
+    dog = Dog("rex")
+    owner = DogOwner(dog)
+    dog.walk()
+    dog.release()  # bug: __del__ releases it again
+    del owner
 
 
-def main():
-    keeper = adopt("rex")
-    buddy = zoo_wrap.Dog("buddy")
-    buddy.walk()
-    buddy.release()                 # ... and __del__ releases it again
-    del buddy
-    print("app: done; owner kept:", keeper is not None)
+def fill_kennel():
+    kennel = [Dog("fido"), Dog("lassie")]
+    kennel[0].add_ref()  # bug: this reference is never released
+    return len(kennel)
 
 
-if __name__ == "__main__":
-    main()
+walk_twice()
+fill_kennel()
+print("done")

@@ -128,7 +128,8 @@ open_cage(struct cage **out)
 
 	if (atomic_load(&fail_next) > 0) {
 		atomic_fetch_sub(&fail_next, 1);
-		*out = (struct cage *)0x1; /* garbage on failure, as some APIs do */
+		*out = (struct cage
+		                *)0x1; /* garbage on failure, as some APIs do */
 		return -1;
 	}
 	c = calloc(1, sizeof(*c));
@@ -176,7 +177,7 @@ zoo_release_calls(void)
 
 double
 zoo_mix(long a, long b, long c, long d, long e, long f, long g, long h,
-	double x, double y, const char *s)
+        double x, double y, const char *s)
 {
 	double acc = 0;
 	long v[8] = { a, b, c, d, e, f, g, h };
@@ -238,8 +239,8 @@ zoo_varsum(int n, ...)
 }
 
 void *
-zoo_pick8(void *a0, void *a1, void *a2, void *a3, void *a4, void *a5,
-	  void *a6, void *a7, void *a8, void *a9)
+zoo_pick8(void *a0, void *a1, void *a2, void *a3, void *a4, void *a5, void *a6,
+          void *a7, void *a8, void *a9)
 {
 	return a8 ? a8 : a9;
 }

@@ -14,9 +14,9 @@ struct owner;
 struct cage;
 
 struct dog *create_dog(const char *name);
-void add_ref(void *obj);          /* dogs and owners */
-void release(void *obj);          /* one reference fewer; frees at 0 */
-int say_walk(struct dog *d);      /* 1 if the dog is alive and walks */
+void add_ref(void *obj);     /* dogs and owners */
+void release(void *obj);     /* one reference fewer; frees at 0 */
+int say_walk(struct dog *d); /* 1 if the dog is alive and walks */
 int dog_refcount(const struct dog *d);
 
 /* Takes a reference on D (through add_ref, as users do). */
@@ -37,8 +37,8 @@ long zoo_live_count(void);
 long zoo_release_calls(void);
 
 /* ABI tests. */
-double zoo_mix(long a, long b, long c, long d, long e, long f, long g,
-	       long h, double x, double y, const char *s);
+double zoo_mix(long a, long b, long c, long d, long e, long f, long g, long h,
+               double x, double y, const char *s);
 struct zoo_pair {
 	long a;
 	long b;
@@ -57,7 +57,7 @@ long double zoo_ldouble(long double x, int n, void *unused);
 double zoo_varsum(int n, ...);
 /* Returns its 9th argument (arg8, passed on the stack) after a use. */
 void *zoo_pick8(void *a0, void *a1, void *a2, void *a3, void *a4, void *a5,
-		void *a6, void *a7, void *a8, void *a9);
+                void *a6, void *a7, void *a8, void *a9);
 /* Calls create_dog/release recursively through the PLT DEPTH times. */
 long zoo_recurse(int depth);
 /* Calls CB(ARG) and returns 0: a library calling back into its user. */

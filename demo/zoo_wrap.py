@@ -1,48 +1,62 @@
-"""zoo_wrap.py: a ctypes wrapper for libzoo in the style of the `refcount`
-package: Python objects that own a reference to a native handle and give
-it back in release() or when they are collected.
+"""Python bindings for libzoo (demo/zoo.c) through ctypes, in the style of
+the `refcount` package: Dog() creates a native dog, DogOwner(dog) holds a
+reference on it, and each wrapper releases its reference in __del__.
 
-It has two bugs, on purpose, for refsan's demo:
-  * DogOwner forgets to release its native owner (a leak);
-  * Dog.release() does not forget the handle, so a second release() (or
-    the one in __del__) releases the dog twice.
+The library is looked up in $ZOO_LIB, then next to the build of this
+checkout (build/demo/libzoo.so.1), then on the system.
 """
 import ctypes
+import ctypes.util
 import os
 
-_here = os.path.dirname(os.path.abspath(__file__))
-_lib = ctypes.CDLL(os.environ.get("ZOO_LIB", os.path.join(_here, "libzoo.so.1")))
-_lib.create_dog.restype = ctypes.c_void_p
-_lib.create_dog.argtypes = [ctypes.c_char_p]
-_lib.create_owner.restype = ctypes.c_void_p
-_lib.create_owner.argtypes = [ctypes.c_void_p]
-_lib.add_ref.argtypes = [ctypes.c_void_p]
-_lib.release.argtypes = [ctypes.c_void_p]
-_lib.say_walk.argtypes = [ctypes.c_void_p]
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _find():
+    cands = [os.environ.get("ZOO_LIB"),
+             os.path.join(_HERE, "..", "build", "demo", "libzoo.so.1"),
+             os.path.join(os.getcwd(), "build", "demo", "libzoo.so.1"),
+             ctypes.util.find_library("zoo")]
+    for c in cands:
+        if c and (os.path.exists(c) or "/" not in c):
+            return c
+    raise OSError("libzoo not found: build it (meson compile -C build) "
+                  "or set ZOO_LIB")
+
+
+_lib = ctypes.CDLL(_find())
+_P = ctypes.c_void_p
+for _name, _res, _args in [("create_dog", _P, [ctypes.c_char_p]),
+                           ("create_owner", _P, [_P]),
+                           ("add_ref", None, [_P]),
+                           ("release", None, [_P]),
+                           ("say_walk", ctypes.c_int, [_P])]:
+    _f = getattr(_lib, _name)
+    _f.restype = _res
+    _f.argtypes = _args
 
 
 class Dog:
-    def __init__(self, name):
-        self._handle = _lib.create_dog(name.encode())
-        self._released = False
-
-    def add_ref(self):
-        _lib.add_ref(self._handle)
+    def __init__(self, name="rex"):
+        self._h = _lib.create_dog(name.encode())
 
     def walk(self):
-        return _lib.say_walk(self._handle)
+        return bool(_lib.say_walk(self._h))
+
+    def add_ref(self):
+        _lib.add_ref(self._h)
 
     def release(self):
-        _lib.release(self._handle)  # BUG: the handle is not forgotten
+        _lib.release(self._h)
 
     def __del__(self):
-        if not self._released:
-            self.release()
+        _lib.release(self._h)
 
 
 class DogOwner:
     def __init__(self, dog):
-        self._handle = _lib.create_owner(dog._handle)
+        self.dog = dog
+        self._h = _lib.create_owner(dog._h)
 
-    def release(self):
-        pass  # BUG: the native owner is never released
+    def __del__(self):
+        _lib.release(self._h)

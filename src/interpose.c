@@ -31,6 +31,27 @@
  *
  * Hot path (the hooks): no malloc, stdio, lock or syscall of our own; errno
  * is kept.  The scans and the dlsym path are not hot and may lock.
+ *
+ * Choices and limits, on purpose:
+ *  - A function gets the first rule (in spec order) whose library and name
+ *    match it; one role per function.
+ *  - argN counts integer-class arguments (pointers, integers) only; a
+ *    function returning a struct in memory has the hidden result pointer
+ *    as arg0, and a struct passed by value shifts the count.
+ *  - Conditions compare the 64-bit return register, read as an int when
+ *    its upper half is zero and the value compared with fits in an int
+ *    (cond_holds).
+ *  - dlsym(RTLD_NEXT, spec'd name) is passed on untouched: the answer
+ *    depends on the caller, which only the real dlsym can see.
+ *  - Lazy GOT slots are resolved here (RTLD_DEFAULT, then the spec'd
+ *    libraries' own symbol tables) rather than by forcing the loader to
+ *    bind them.
+ *  - Only xmm0-7 are saved: 256/512-bit vector arguments lose their upper
+ *    halves if the hook's callees use AVX.
+ *  - While a hijacked call runs, a debugger's backtrace from inside it stops
+ *    at tramp_exit; refsan's own captures swap the originals back.  A
+ *    longjmp out of a hijacked call leaves its entry behind; it is dropped
+ *    when a deeper call is hijacked or an outer one returns.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -66,43 +87,43 @@
 /* A loaded object, as the scans see it. */
 struct dso {
 	uintptr_t base;
-	const char *name;       /* dlpi_name: a path, "" for the program */
-	const char *base_name;  /* after the last '/' */
-	const void *dyn;        /* identity, with base and name */
-	uintptr_t lo, hi;       /* span of its PT_LOAD segments */
+	const char *name;      /* dlpi_name: a path, "" for the program */
+	const char *base_name; /* after the last '/' */
+	const void *dyn;       /* identity, with base and name */
+	uintptr_t lo, hi;      /* span of its PT_LOAD segments */
 	uintptr_t relro_lo, relro_hi; /* pages the loader made read-only */
-	const ElfW(Sym) *symtab;
+	const Elf64_Sym *symtab;
 	const char *strtab;
 	const uint32_t *gnu_hash;
 	const uint32_t *sysv_hash;
-	const ElfW(Versym) *versym;
-	const ElfW(Rela) *jmprel;
+	const Elf64_Versym *versym;
+	const Elf64_Rela *jmprel;
 	size_t njmprel;
-	const ElfW(Rela) *rela;
+	const Elf64_Rela *rela;
 	size_t nrela;
-	bool spec;              /* its file name matches a spec `library` */
-	bool self;              /* librefsan itself: never patched */
+	bool spec; /* its file name matches a spec `library` */
+	bool self; /* librefsan itself: never patched */
 };
 
 /* One hooked function: what stub I stands for. */
 struct hook {
-	uintptr_t real;         /* the function's entry */
-	uintptr_t lo, hi;       /* its library: callers in here are internal */
+	uintptr_t real;   /* the function's entry */
+	uintptr_t lo, hi; /* its library: callers in here are internal */
 	const struct spec_rule *rule;
-	const char *name;       /* copy of the exported name */
-	bool leave;             /* the rule needs the return value */
+	const char *name; /* copy of the exported name */
+	bool leave;       /* the rule needs the return value */
 };
 
 /* A hijacked call waiting for its return. */
 struct shadow_ent {
-	uintptr_t *slot;        /* where the return address was */
-	uintptr_t orig;         /* the return address */
-	uintptr_t arg;          /* argN handle, or *argN pointer */
+	uintptr_t *slot; /* where the return address was */
+	uintptr_t orig;  /* the return address */
+	uintptr_t arg;   /* argN handle, or *argN pointer */
 	struct engine_release rel;
-	unsigned idx;           /* hook */
+	unsigned idx; /* hook */
 	bool internal;
-	bool released;          /* rel holds a begun release */
-	bool fixed;             /* unwind_fixup put orig back for a walk */
+	bool released; /* rel holds a begun release */
+	bool fixed;    /* unwind_fixup put orig back for a walk */
 };
 
 void *interpose_real_dlsym;
@@ -128,13 +149,12 @@ static _Atomic unsigned long long seen_adds, seen_subs;
 static char libc_path[512];
 static unsigned char warned[MAX_WARN_RULES / 8];
 
-static _Atomic uint64_t st_slots, st_pool_full, st_shadow_full,
-	st_shadow_stale;
+static _Atomic uint64_t st_slots, st_pool_full, st_shadow_full, st_shadow_stale;
 
 static __thread struct shadow_ent shadow[SHADOW_MAX]
-	__attribute__((tls_model("initial-exec")));
+        __attribute__((tls_model("initial-exec")));
 static __thread unsigned shadow_depth
-	__attribute__((tls_model("initial-exec")));
+        __attribute__((tls_model("initial-exec")));
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -153,8 +173,7 @@ say(const char *msg)
 	}
 }
 
-static void __attribute__((noreturn))
-fatal(const char *msg)
+static void __attribute__((noreturn)) fatal(const char *msg)
 {
 	say(msg);
 	abort();
@@ -194,8 +213,10 @@ glob_match(const char *p, const char *s)
 				if (!*q)
 					goto literal;
 				if (q[1] == '-' && q[2] && q[2] != ']') {
-					if ((unsigned char)*s >= (unsigned char)q[0] &&
-					    (unsigned char)*s <= (unsigned char)q[2])
+					if ((unsigned char)*s >=
+					            (unsigned char)q[0] &&
+					    (unsigned char)*s <=
+					            (unsigned char)q[2])
 						hit = true;
 					q += 3;
 				} else {
@@ -210,13 +231,13 @@ glob_match(const char *p, const char *s)
 			s++;
 			continue;
 		}
-literal:
+	literal:
 		if (*p == *s) {
 			p++;
 			s++;
 			continue;
 		}
-backtrack:
+	backtrack:
 		if (!star_p || !*star_s)
 			return false;
 		p = star_p;
@@ -237,7 +258,7 @@ dyn_ptr(uintptr_t base, uintptr_t v)
 static void
 dso_from_info(const struct dl_phdr_info *info, struct dso *d)
 {
-	const ElfW(Dyn) *dyn = NULL;
+	const Elf64_Dyn *dyn = NULL;
 	uintptr_t base = info->dlpi_addr, pagesz = 4096;
 	size_t pltrelsz = 0, relasz = 0;
 	const char *slash;
@@ -249,7 +270,7 @@ dso_from_info(const struct dl_phdr_info *info, struct dso *d)
 	d->base_name = slash ? slash + 1 : d->name;
 	d->lo = UINTPTR_MAX;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const Elf64_Phdr *ph = &info->dlpi_phdr[i];
 		uintptr_t a = base + ph->p_vaddr;
 
 		if (ph->p_type == PT_LOAD) {
@@ -258,7 +279,7 @@ dso_from_info(const struct dl_phdr_info *info, struct dso *d)
 			if (a + ph->p_memsz > d->hi)
 				d->hi = a + ph->p_memsz;
 		} else if (ph->p_type == PT_DYNAMIC) {
-			dyn = (const ElfW(Dyn) *)a;
+			dyn = (const Elf64_Dyn *)a;
 		} else if (ph->p_type == PT_GNU_RELRO) {
 			pagesz = (uintptr_t)sysconf(_SC_PAGESIZE);
 			/* what _dl_protect_relro protects */
@@ -276,7 +297,7 @@ dso_from_info(const struct dl_phdr_info *info, struct dso *d)
 
 		switch (dyn->d_tag) {
 		case DT_SYMTAB:
-			d->symtab = (const ElfW(Sym) *)dyn_ptr(base, v);
+			d->symtab = (const Elf64_Sym *)dyn_ptr(base, v);
 			break;
 		case DT_STRTAB:
 			d->strtab = (const char *)dyn_ptr(base, v);
@@ -288,10 +309,10 @@ dso_from_info(const struct dl_phdr_info *info, struct dso *d)
 			d->sysv_hash = (const uint32_t *)dyn_ptr(base, v);
 			break;
 		case DT_VERSYM:
-			d->versym = (const ElfW(Versym) *)dyn_ptr(base, v);
+			d->versym = (const Elf64_Versym *)dyn_ptr(base, v);
 			break;
 		case DT_JMPREL:
-			d->jmprel = (const ElfW(Rela) *)dyn_ptr(base, v);
+			d->jmprel = (const Elf64_Rela *)dyn_ptr(base, v);
 			break;
 		case DT_PLTRELSZ:
 			pltrelsz = dyn->d_un.d_val;
@@ -301,7 +322,7 @@ dso_from_info(const struct dl_phdr_info *info, struct dso *d)
 				d->jmprel = NULL, pltrelsz = 0;
 			break;
 		case DT_RELA:
-			d->rela = (const ElfW(Rela) *)dyn_ptr(base, v);
+			d->rela = (const Elf64_Rela *)dyn_ptr(base, v);
 			break;
 		case DT_RELASZ:
 			relasz = dyn->d_un.d_val;
@@ -313,8 +334,8 @@ dso_from_info(const struct dl_phdr_info *info, struct dso *d)
 		d->rela = NULL;
 		return;
 	}
-	d->njmprel = d->jmprel ? pltrelsz / sizeof(ElfW(Rela)) : 0;
-	d->nrela = d->rela ? relasz / sizeof(ElfW(Rela)) : 0;
+	d->njmprel = d->jmprel ? pltrelsz / sizeof(Elf64_Rela) : 0;
+	d->nrela = d->rela ? relasz / sizeof(Elf64_Rela) : 0;
 }
 
 static uint32_t
@@ -345,7 +366,7 @@ sysv_hash_of(const char *s)
 static bool
 sym_ok(const struct dso *d, uint32_t i, const char *name, bool default_only)
 {
-	const ElfW(Sym) *s = &d->symtab[i];
+	const Elf64_Sym *s = &d->symtab[i];
 
 	if (s->st_shndx == SHN_UNDEF || s->st_value == 0)
 		return false;
@@ -357,15 +378,16 @@ sym_ok(const struct dso *d, uint32_t i, const char *name, bool default_only)
 }
 
 /* A defined export NAME of D (the default version when asked), or NULL. */
-static const ElfW(Sym) *
+static const Elf64_Sym *
 dso_lookup(const struct dso *d, const char *name, bool default_only)
 {
 	if (!d->symtab || !d->strtab)
 		return NULL;
 	if (d->gnu_hash) {
 		const uint32_t *ht = d->gnu_hash;
-		uint32_t nbuckets = ht[0], symoffset = ht[1], bloom_size = ht[2];
-		const ElfW(Addr) *bloom = (const ElfW(Addr) *)&ht[4];
+		uint32_t nbuckets = ht[0], symoffset = ht[1],
+		         bloom_size = ht[2];
+		const Elf64_Addr *bloom = (const Elf64_Addr *)&ht[4];
 		const uint32_t *buckets = (const uint32_t *)&bloom[bloom_size];
 		const uint32_t *chain = &buckets[nbuckets];
 		uint32_t h = gnu_hash_of(name), i;
@@ -378,7 +400,8 @@ dso_lookup(const struct dso *d, const char *name, bool default_only)
 		for (;; i++) {
 			uint32_t h2 = chain[i - symoffset];
 
-			if ((h | 1) == (h2 | 1) && sym_ok(d, i, name, default_only))
+			if ((h | 1) == (h2 | 1) &&
+			    sym_ok(d, i, name, default_only))
 				return &d->symtab[i];
 			if (h2 & 1)
 				return NULL;
@@ -400,7 +423,7 @@ dso_lookup(const struct dso *d, const char *name, bool default_only)
 }
 
 static bool
-sym_is_func(const ElfW(Sym) *s)
+sym_is_func(const Elf64_Sym *s)
 {
 	int t = ELF64_ST_TYPE(s->st_info);
 
@@ -413,14 +436,15 @@ static int
 find_real_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	struct dso d;
-	const ElfW(Sym) *s, *v;
-	const char *slash = strrchr(info->dlpi_name ? info->dlpi_name : "", '/');
+	const Elf64_Sym *s, *v;
+	const char *slash =
+	        strrchr(info->dlpi_name ? info->dlpi_name : "", '/');
 	const char *bn = slash ? slash + 1 : info->dlpi_name;
 
 	(void)size;
 	(void)arg;
-	if (!bn || (strncmp(bn, "libc.so", 7) != 0 &&
-		    strncmp(bn, "libdl.so", 8) != 0))
+	if (!bn ||
+	    (strncmp(bn, "libc.so", 7) != 0 && strncmp(bn, "libdl.so", 8) != 0))
 		return 0;
 	dso_from_info(info, &d);
 	s = dso_lookup(&d, "dlsym", true);
@@ -433,8 +457,8 @@ find_real_cb(struct dl_phdr_info *info, size_t size, void *arg)
 		if (strlen(info->dlpi_name) < sizeof(libc_path))
 			strcpy(libc_path, info->dlpi_name);
 		__atomic_store_n(&interpose_real_dlsym,
-				 (void *)(d.base + s->st_value),
-				 __ATOMIC_RELEASE);
+		                 (void *)(d.base + s->st_value),
+		                 __ATOMIC_RELEASE);
 	}
 	return 1;
 }
@@ -532,11 +556,11 @@ name_copy(const char *name)
  * first sight; -1 when the pool is exhausted. */
 static int
 hook_get(uintptr_t real, const struct dso *d, const struct spec_rule *r,
-	 const char *name)
+         const char *name)
 {
 	unsigned h = (unsigned)((real >> 4) * 2654435761u) % HOOK_HASH;
 	unsigned n, limit = tramp_pool_count < MAX_HOOKS ? tramp_pool_count
-							  : MAX_HOOKS;
+	                                                 : MAX_HOOKS;
 	int idx = -1;
 
 	pthread_mutex_lock(&hook_lock);
@@ -592,7 +616,8 @@ hook_rehash(void)
 		    t->hi != hooks[i].hi)
 			continue;
 		h = (unsigned)((hooks[i].real >> 4) * 2654435761u) % HOOK_HASH;
-		while (hook_hash[h] && hooks[hook_hash[h] - 1].real != hooks[i].real)
+		while (hook_hash[h] &&
+		       hooks[hook_hash[h] - 1].real != hooks[i].real)
 			h = (h + 1) % HOOK_HASH;
 		hook_hash[h] = i + 1;
 	}
@@ -602,8 +627,7 @@ hook_rehash(void)
 static bool
 is_stub(uintptr_t v)
 {
-	return v >= (uintptr_t)tramp_pool &&
-	       v < tramp_stub(tramp_pool_count);
+	return v >= (uintptr_t)tramp_pool && v < tramp_stub(tramp_pool_count);
 }
 
 /* ---- shadow stack, stack capture -------------------------------------- */
@@ -713,7 +737,7 @@ cond_holds(const struct spec_rule *r, uintptr_t rv)
 
 uintptr_t
 interpose_enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
-		const uintptr_t *stack_args)
+                const uintptr_t *stack_args)
 {
 	const struct hook *h = &hooks[idx];
 	const struct spec_rule *r = h->rule;
@@ -776,12 +800,12 @@ interpose_enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
 		d--;
 	if (d != shadow_depth) {
 		atomic_fetch_add_explicit(&st_shadow_stale, shadow_depth - d,
-					  memory_order_relaxed);
+		                          memory_order_relaxed);
 		shadow_depth = d;
 	}
 	if (d == SHADOW_MAX) {
 		atomic_fetch_add_explicit(&st_shadow_full, 1,
-					  memory_order_relaxed);
+		                          memory_order_relaxed);
 		if (released)
 			engine_release_end(&rel, true);
 		goto out;
@@ -882,7 +906,7 @@ interpose_leave(struct tramp_retregs *regs, uintptr_t *ra_slot)
 	shadow_depth = d - 1;
 	if (top != d)
 		atomic_fetch_add_explicit(&st_shadow_stale, top - d,
-					  memory_order_relaxed);
+		                          memory_order_relaxed);
 	guarded = guard_enter();
 	if (!guarded && !e.released)
 		return e.orig;
@@ -911,7 +935,7 @@ static uintptr_t
 resolve_lazy(const char *name, const struct dso **owner)
 {
 	void *(*real)(void *, const char *) =
-		(void *(*)(void *, const char *))interpose_real_dlsym;
+	        (void *(*)(void *, const char *))interpose_real_dlsym;
 	uintptr_t a = (uintptr_t)real(RTLD_DEFAULT, name);
 
 	if (a) {
@@ -919,7 +943,7 @@ resolve_lazy(const char *name, const struct dso **owner)
 		return a;
 	}
 	for (size_t i = 0; i < nobjs; i++) {
-		const ElfW(Sym) *s;
+		const Elf64_Sym *s;
 
 		if (!objs[i].spec)
 			continue;
@@ -950,14 +974,14 @@ patch_slot(const struct dso *o, uintptr_t *slot, uintptr_t v)
 }
 
 static void
-scan_relocs(const struct dso *o, const ElfW(Rela) *rel, size_t n)
+scan_relocs(const struct dso *o, const Elf64_Rela *rel, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned long type = ELF64_R_TYPE(rel[i].r_info);
 		unsigned long symi = ELF64_R_SYM(rel[i].r_info);
 		const struct dso *t;
 		const struct spec_rule *r;
-		const ElfW(Sym) *def;
+		const Elf64_Sym *def;
 		const char *name;
 		uintptr_t *slot, v;
 		int idx;
@@ -1030,10 +1054,11 @@ announce_library(const struct dso *d)
 		if (warned[i / 8] & (1u << (i % 8)))
 			continue;
 		warned[i / 8] |= (unsigned char)(1u << (i % 8));
-		snprintf(buf, sizeof(buf),
-			 "refsan: warning: %s:%u: function '%s' not exported by %s (typo?)\n",
-			 r->file ? r->file : "spec", r->line, r->func,
-			 d->base_name);
+		snprintf(
+		        buf, sizeof(buf),
+		        "refsan: warning: %s:%u: function '%s' not exported by %s (typo?)\n",
+		        r->file ? r->file : "spec", r->line, r->func,
+		        d->base_name);
 		say(buf);
 	}
 }
@@ -1052,7 +1077,7 @@ collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	struct dso *d;
 
 	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) +
-			    sizeof(info->dlpi_subs)) {
+	                    sizeof(info->dlpi_subs)) {
 		cx->adds = info->dlpi_adds;
 		cx->subs = info->dlpi_subs;
 	}
@@ -1119,10 +1144,11 @@ scan_locked(void)
 	if (refsan_opts.verbosity >= 2) {
 		char buf[160];
 
-		snprintf(buf, sizeof(buf),
-			 "refsan: scan: %zu objects, %u hooks, %llu slots patched\n",
-			 nobjs, atomic_load(&nhooks),
-			 (unsigned long long)atomic_load(&st_slots));
+		snprintf(
+		        buf, sizeof(buf),
+		        "refsan: scan: %zu objects, %u hooks, %llu slots patched\n",
+		        nobjs, atomic_load(&nhooks),
+		        (unsigned long long)atomic_load(&st_slots));
 		say(buf);
 	}
 	atomic_store(&seen_adds, cx.adds);
@@ -1135,7 +1161,7 @@ counts_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	unsigned long long *c = arg;
 
 	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) +
-			    sizeof(info->dlpi_subs)) {
+	                    sizeof(info->dlpi_subs)) {
 		c[0] = info->dlpi_adds;
 		c[1] = info->dlpi_subs;
 	}
@@ -1188,7 +1214,7 @@ find_addr_cb(struct dl_phdr_info *info, size_t size, void *arg)
 
 	(void)size;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const Elf64_Phdr *ph = &info->dlpi_phdr[i];
 		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
 
 		if (ph->p_type == PT_LOAD && a >= s && a < s + ph->p_memsz) {
@@ -1205,7 +1231,7 @@ stub_for(void *addr, const char *name)
 {
 	struct dso d = { 0 };
 	const struct spec_rule *r;
-	const ElfW(Sym) *def;
+	const Elf64_Sym *def;
 	int idx;
 
 	if (is_stub((uintptr_t)addr))
@@ -1246,10 +1272,10 @@ interpose_dlsym(void *handle, const char *name, const char *version)
 	errno = saved_errno;
 	if (version)
 		a = ((void *(*)(void *, const char *, const char *))
-			     interpose_real_dlvsym)(handle, name, version);
+		             interpose_real_dlvsym)(handle, name, version);
 	else
 		a = ((void *(*)(void *, const char *))interpose_real_dlsym)(
-			handle, name);
+		        handle, name);
 	saved_errno = errno;
 	res.done = 1;
 	res.addr = a ? stub_for(a, name) : NULL;

@@ -26,11 +26,11 @@ void interpose_rescan(void);
 
 /* Counters for the report and the tests. */
 struct interpose_stats {
-	uint64_t hooks;          /* trampolines handed out */
-	uint64_t slots_patched;  /* GOT slots pointed at trampolines */
-	uint64_t pool_full;      /* functions left untracked: no stub left */
-	uint64_t shadow_full;    /* calls untracked: shadow stack full */
-	uint64_t shadow_stale;   /* shadow entries dropped (longjmp past a
+	uint64_t hooks;         /* trampolines handed out */
+	uint64_t slots_patched; /* GOT slots pointed at trampolines */
+	uint64_t pool_full;     /* functions left untracked: no stub left */
+	uint64_t shadow_full;   /* calls untracked: shadow stack full */
+	uint64_t shadow_stale;  /* shadow entries dropped (longjmp past a
 				    hijacked call) */
 };
 void interpose_get_stats(struct interpose_stats *out);

@@ -7,6 +7,7 @@
 #ifndef REFSAN_UNWIND_H
 #define REFSAN_UNWIND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* dlopen libunwind and warm it up.  0, or -1 (then stacks are empty). */
@@ -17,6 +18,11 @@ int unwind_init(void);
  * frame 0).  Returns the count.
  */
 unsigned unwind_capture(uintptr_t *pcs, unsigned max, unsigned skip);
+
+/* The same stack, always by a full walk (the reference for tests). */
+unsigned unwind_capture_slow(uintptr_t *pcs, unsigned max, unsigned skip);
+/* Turn the per-thread cache off (1 = on, the default). */
+void unwind_set_cache(int enabled);
 
 /*
  * Set by the interposition layer: called around a capture so hijacked

@@ -50,7 +50,7 @@ tramp_is_code(uintptr_t pc)
  * the call and return 0 (integer and floating point) to the caller.
  */
 uintptr_t interpose_enter(struct tramp_regs *regs, unsigned idx,
-			  uintptr_t *ra_slot, const uintptr_t *stack_args);
+                          uintptr_t *ra_slot, const uintptr_t *stack_args);
 
 /*
  * Called by tramp_exit, first: the original return address of the call
@@ -75,7 +75,7 @@ struct tramp_dlsym_res {
 	void *addr;
 };
 struct tramp_dlsym_res interpose_dlsym(void *handle, const char *name,
-				       const char *version);
+                                       const char *version);
 /* The real functions, taken from libc's own symbol table. */
 extern void *interpose_real_dlsym;
 extern void *interpose_real_dlvsym;

@@ -26,7 +26,7 @@ main(void)
 
 	for (int i = 0; i < 3; i++) {
 		double m = zoo_mix(0, 2 + i, -3, 4, 5, 6, 7, 8 + i, 1.5, -2.25,
-				   "abcdef");
+		                   "abcdef");
 		printf("mix %.17g\n", m);
 		p = zoo_pair(40 + i, 0);
 		printf("pair %ld %ld\n", p.a, p.b);
@@ -39,8 +39,8 @@ main(void)
 		printf("varsum %.17g\n",
 		       zoo_varsum(6, 3L, 0L, 0.5, 7L, 2.25, 11L, 0.125));
 		pick = zoo_pick8((void *)1, (void *)2, (void *)3, (void *)4,
-				 (void *)5, (void *)6, (void *)7, (void *)8,
-				 NULL, (void *)10);
+		                 (void *)5, (void *)6, (void *)7, (void *)8,
+		                 NULL, (void *)10);
 		printf("pick %p\n", pick);
 		printf("recurse %ld\n", zoo_recurse(20 + i));
 	}

@@ -18,6 +18,10 @@ main(int argc, char **argv)
 	Dl_info info;
 	int x = 0;
 
+	if (!strcmp(mode, "puts")) {
+		puts("hello");
+		return 0;
+	}
 	if (!strcmp(mode, "other")) {
 		void *zoo = dlopen(argv[3], RTLD_NOW | RTLD_LOCAL);
 		void *(*create)(const char *);

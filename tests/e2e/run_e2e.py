@@ -297,6 +297,18 @@ def py_case(backend, mode, tmp):
         check(False, "unknown mode " + mode)
 
 
+def rtld_next(tmp):
+    """Another preload's dlsym(RTLD_NEXT) still resolves from its caller."""
+    wrap = os.path.join(BUILD, "libwrap.so")
+    prog = os.path.join(BUILD, "zoo_plugin")
+    for order in ([SHIM, wrap], [wrap, SHIM]):
+        p = run([prog, "puts"], tmp=tmp,
+                env_extra={"LD_PRELOAD": " ".join(order)})
+        check(p.returncode == 0 and p.stdout == "wrapped:\nhello\n",
+              "RTLD_NEXT from libwrap with LD_PRELOAD=%s" % " ".join(order),
+              p)
+
+
 def spec_typo(tmp):
     spec = os.path.join(tmp, "typo.spec")
     with open(SPEC) as f:
@@ -337,6 +349,8 @@ def main():
             abi_case(mode, tmp)
         elif kind in ("ctypes", "cffi"):
             py_case(kind, mode, tmp)
+        elif CASE == "rtld-next":
+            rtld_next(tmp)
         elif CASE == "spec-typo":
             spec_typo(tmp)
         elif CASE == "untouched-process":

@@ -15,12 +15,12 @@
 
 /* Saved at function entry (208 bytes, 16-aligned). */
 struct tramp_regs {
-	uintptr_t gpr[6];      /* rdi rsi rdx rcx r8 r9: integer args 0..5 */
-	uintptr_t rax;         /* varargs: count of vector registers used */
-	uintptr_t r10;         /* static chain */
-	uintptr_t r11;         /* stub index (scratch) */
+	uintptr_t gpr[6]; /* rdi rsi rdx rcx r8 r9: integer args 0..5 */
+	uintptr_t rax;    /* varargs: count of vector registers used */
+	uintptr_t r10;    /* static chain */
+	uintptr_t r11;    /* stub index (scratch) */
 	uintptr_t pad;
-	uint8_t xmm[8][16];    /* xmm0..7: floating-point args */
+	uint8_t xmm[8][16]; /* xmm0..7: floating-point args */
 };
 
 /* Saved when a hijacked function returns (48 bytes). */
