@@ -31,18 +31,31 @@ static __attribute__((noinline)) uint32_t
 capture_api(struct engine_call *c)
 {
 	uintptr_t pcs[MAX_FRAMES];
-	unsigned n, max = refsan_opts.stack_depth;
+	unsigned n, i, max = refsan_opts.stack_depth;
+	struct unwind_memo *memo;
+	uint32_t id;
 
-	(void)c;
 	if (max == 0)
 		return 0;
 	if (max > MAX_FRAMES)
 		max = MAX_FRAMES;
 	/* skip: capture_api itself and the refsan_* function */
-	n = unwind_capture(pcs, max, (unsigned)(uintptr_t)c->capture_arg);
+	n = unwind_capture_memo(pcs, max, (unsigned)(uintptr_t)c->capture_arg,
+				&memo);
+	if (memo && memo->key == (uintptr_t)c->function && memo->id)
+		return memo->id;
 	if (refsan_opts.python_frames)
 		n = pyframes_splice(pcs, n, max);
-	return depot_put(pcs, n);
+	id = depot_put(pcs, n);
+	if (memo) {
+		for (i = 0; i < n && !(pcs[i] & DEPOT_PY_TAG); i++)
+			;
+		if (i == n) {
+			memo->key = (uintptr_t)c->function;
+			memo->id = id;
+		}
+	}
+	return id;
 }
 
 static bool

@@ -669,6 +669,8 @@ capture_hook(struct engine_call *c)
 	const struct hook *h = c->capture_arg;
 	uintptr_t raw[CAPTURE_MAX], pcs[CAPTURE_MAX];
 	unsigned depth = refsan_opts.stack_depth, n, i, k = 0, want;
+	struct unwind_memo *memo = NULL;
+	uint32_t id;
 
 	if (depth > CAPTURE_MAX)
 		depth = CAPTURE_MAX;
@@ -677,7 +679,11 @@ capture_hook(struct engine_call *c)
 		want = depth + CAPTURE_SLACK;
 		if (want > CAPTURE_MAX)
 			want = CAPTURE_MAX;
-		n = unwind_capture(raw, want, 0);
+		n = unwind_capture_memo(raw, want, 0, &memo);
+		/* The same native stack into the same function as last time:
+		 * the same id, unless Python frames may differ. */
+		if (memo && memo->key == h->real && memo->id)
+			return memo->id;
 		for (i = 0; i < n && !tramp_is_code(raw[i]); i++)
 			;
 		for (i++; i < n && k < depth; i++)
@@ -685,7 +691,16 @@ capture_hook(struct engine_call *c)
 		if (refsan_opts.python_frames)
 			k = pyframes_splice(pcs, k, depth);
 	}
-	return depot_put(pcs, k);
+	id = depot_put(pcs, k);
+	if (memo) {
+		for (i = 0; i < k && !(pcs[i] & DEPOT_PY_TAG); i++)
+			;
+		if (i == k) {
+			memo->key = h->real;
+			memo->id = id;
+		}
+	}
+	return id;
 }
 
 static void

@@ -36,6 +36,7 @@ struct cache_entry {
 	uintptr_t ret;      /* the return address into our caller */
 	uint16_t skip, max, n;
 	uint16_t pad;
+	struct unwind_memo memo;      /* the caller's, cleared on refill */
 	int32_t slot[CACHE_FRAMES];   /* return-address slot - sp */
 	uintptr_t pcs[CACHE_FRAMES];
 };
@@ -190,6 +191,13 @@ walk(struct unw_ctx *ctx, uintptr_t *pcs, int32_t *slot, unsigned max,
 __attribute__((noinline)) unsigned
 unwind_capture(uintptr_t *pcs, unsigned max, unsigned skip)
 {
+	return unwind_capture_memo(pcs, max, skip + 1, NULL);
+}
+
+__attribute__((noinline)) unsigned
+unwind_capture_memo(uintptr_t *pcs, unsigned max, unsigned skip,
+		    struct unwind_memo **memo)
+{
 	struct thread_cache *tc;
 	struct cache_entry *e;
 	uintptr_t sp, ret;
@@ -198,6 +206,8 @@ unwind_capture(uintptr_t *pcs, unsigned max, unsigned skip)
 	unsigned n, i;
 	bool cacheable;
 
+	if (memo)
+		*memo = NULL;
 	if (max == 0 || !p_unw_backtrace)
 		return 0;
 	if (max > CACHE_FRAMES || atomic_load_explicit(&cache_disabled,
@@ -218,6 +228,8 @@ unwind_capture(uintptr_t *pcs, unsigned max, unsigned skip)
 			if (unwind_fixup)
 				unwind_fixup(0);
 			memcpy(pcs, e->pcs, e->n * sizeof(uintptr_t));
+			if (memo)
+				*memo = &e->memo;
 			return e->n;
 		}
 	}
@@ -234,7 +246,11 @@ unwind_capture(uintptr_t *pcs, unsigned max, unsigned skip)
 		e->ret = ret;
 		e->skip = (uint16_t)skip;
 		e->max = (uint16_t)max;
+		e->memo.key = 0;
+		e->memo.id = 0;
 		e->sp = sp;
+		if (memo)
+			*memo = &e->memo;
 	}
 	return n;
 }

@@ -19,6 +19,20 @@ int unwind_init(void);
  */
 unsigned unwind_capture(uintptr_t *pcs, unsigned max, unsigned skip);
 
+/*
+ * What a caller derived from a cached stack (its depot id, under a key of
+ * the caller's choosing), kept with the cache entry and forgotten when the
+ * entry is refilled: a hit then costs no post-processing and no depot
+ * lookup.  Per thread; valid until the thread's next capture.
+ */
+struct unwind_memo {
+	uintptr_t key;
+	uint32_t id;
+};
+/* unwind_capture, and *MEMO the entry's memo (NULL when not cached). */
+unsigned unwind_capture_memo(uintptr_t *pcs, unsigned max, unsigned skip,
+			     struct unwind_memo **memo);
+
 /* The same stack, always by a full walk (the reference for tests). */
 unsigned unwind_capture_slow(uintptr_t *pcs, unsigned max, unsigned skip);
 /* Turn the per-thread cache off (1 = on, the default). */
