@@ -61,12 +61,10 @@ capture_api(struct engine_call *c)
 static bool
 api_enter(void)
 {
-	if (!init_ensure())
+	if (!init_ensure() || !init_activate())
 		return false;
 	if (!guard_enter())
 		return false;
-	if (!atomic_load_explicit(&refsan_active, memory_order_relaxed))
-		atomic_store(&refsan_active, true);
 	return true;
 }
 
@@ -127,7 +125,7 @@ refsan_handle_released(const void *handle)
 uint64_t
 refsan_checkpoint(void)
 {
-	if (!init_ensure())
+	if (!init_ensure() || !init_activate())
 		return 0;
 	return engine_checkpoint();
 }
@@ -135,7 +133,7 @@ refsan_checkpoint(void)
 size_t
 refsan_live_count(void)
 {
-	if (!init_ensure())
+	if (!init_ensure() || !init_activate())
 		return 0;
 	return handle_table_live();
 }
@@ -161,7 +159,7 @@ refsan_live_since(uint64_t mark)
 {
 	struct since s = { mark, 0 };
 
-	if (!init_ensure())
+	if (!init_ensure() || !init_activate())
 		return 0;
 	handle_table_foreach(count_since, &s);
 	return s.n;
@@ -178,7 +176,7 @@ refsan_report_since(uint64_t mark, const char *path)
 {
 	int rc;
 
-	if (!init_ensure()) {
+	if (!init_ensure() || !init_activate()) {
 		errno = EAGAIN;
 		return -1;
 	}

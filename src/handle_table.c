@@ -22,8 +22,9 @@
 #include "handle_table.h"
 
 #define NSHARDS 64
-#define INITIAL_SLOTS 256
+#define INITIAL_SLOTS 64
 #define HISTORY_CHUNK (64 * 1024)
+#define HIST_MAX_CHUNKS 4096
 
 struct handle_entry {
 	uintptr_t handle;       /* 0: empty slot */
@@ -74,13 +75,12 @@ struct shard {
 	size_t ring_len, ring_head, ring_count;
 	uint32_t qseq;
 	/* history records: chunks of records, 1-based global index */
-	char *hist_chunks[4096];
+	char **hist_chunks;     /* HIST_MAX_CHUNKS, mapped on first use */
 	size_t hist_nchunks;
 	uint32_t hist_free;     /* free list head */
 	uint32_t hist_used;     /* records handed out from chunks */
 	size_t dropped;
-	char pad[64];
-};
+} __attribute__((aligned(64)));
 
 static struct {
 	struct shard *shards;
@@ -196,6 +196,7 @@ handle_table_reset(void)
 		arena_unmap(s->ring, s->ring_len * sizeof(*s->ring));
 		for (c = 0; c < s->hist_nchunks; c++)
 			arena_unmap(s->hist_chunks[c], HISTORY_CHUNK);
+		arena_unmap(s->hist_chunks, HIST_MAX_CHUNKS * sizeof(char *));
 	}
 	arena_unmap(table.shards, NSHARDS * sizeof(struct shard));
 	memset(&table, 0, sizeof(table));
@@ -299,8 +300,11 @@ hist_alloc(struct shard *s)
 	} else {
 		if (s->hist_used == s->hist_nchunks * table.hist_per_chunk) {
 			char *chunk;
-			if (s->hist_nchunks == sizeof(s->hist_chunks) /
-						       sizeof(s->hist_chunks[0]))
+			if (!s->hist_chunks &&
+			    !(s->hist_chunks = arena_map(
+				      HIST_MAX_CHUNKS * sizeof(char *))))
+				return 0;
+			if (s->hist_nchunks == HIST_MAX_CHUNKS)
 				return 0;
 			chunk = arena_map(HISTORY_CHUNK);
 			if (!chunk)

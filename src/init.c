@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -195,6 +196,43 @@ atfork_child(void)
 	report_after_fork_child();
 }
 
+/*
+ * The engine's memory, libunwind and the signal handlers cost nothing
+ * until a spec'd library appears or the C API is first called: a process
+ * that never loads the target is left alone.
+ */
+bool
+init_activate(void)
+{
+	static _Atomic int state; /* 0 no, 1 in progress, 2 done, 3 failed */
+	int expected = 0;
+
+	if (atomic_load_explicit(&state, memory_order_acquire) == 2)
+		return true;
+	if (!atomic_compare_exchange_strong(&state, &expected, 1)) {
+		/* Another thread is activating: wait for it (rare, short). */
+		while ((expected = atomic_load(&state)) == 1)
+			sched_yield();
+		return expected == 2;
+	}
+	if (depot_init(DEPOT_BYTES) != 0 ||
+	    engine_init(refsan_opts.quarantine, refsan_opts.history) != 0) {
+		safe_puts(2, "refsan: error: cannot map memory for the handle table; running untracked\n");
+		atomic_store(&state, 3);
+		return false;
+	}
+	if (unwind_init() != 0)
+		safe_puts(2, "refsan: warning: libunwind could not be loaded (apt-get install libunwind8); stacks will be empty\n");
+	symbolize_note_modules();
+	if (refsan_opts.python_frames)
+		pyframes_init();
+	engine_on_error = report_print_error;
+	signals_init();
+	atomic_store(&refsan_active, true);
+	atomic_store_explicit(&state, 2, memory_order_release);
+	return true;
+}
+
 static void
 boot(void)
 {
@@ -205,17 +243,6 @@ boot(void)
 	load_spec();
 	load_suppressions();
 	families_init(refsan_spec.families + 1, refsan_spec.nfamilies);
-	if (depot_init(DEPOT_BYTES) != 0 ||
-	    engine_init(refsan_opts.quarantine, refsan_opts.history) != 0) {
-		safe_puts(2, "refsan: error: cannot map memory for the handle table; running untracked\n");
-		refsan_state = INIT_DONE;
-		return;
-	}
-	if (unwind_init() != 0)
-		safe_puts(2, "refsan: warning: libunwind could not be loaded (apt-get install libunwind8); stacks will be empty\n");
-	symbolize_note_modules();
-	if (refsan_opts.python_frames)
-		pyframes_init();
 
 	report_ctx.argv = (const char *const *)saved_argv;
 	report_ctx.argc = (size_t)saved_argc;
@@ -232,12 +259,10 @@ boot(void)
 	report_ctx.suppress = &suppressions;
 	report_ctx.log_path = refsan_opts.log_path;
 	report_ctx.json_path = refsan_opts.json_path;
-	engine_on_error = report_print_error;
 	refsan_pid = getpid();
 
 	__cxa_atexit(final_handler, NULL, __dso_handle);
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-	signals_init();
 	refsan_state = INIT_READY;
 	if (interpose_init && refsan_spec.nrules)
 		interpose_init(&refsan_spec);
@@ -271,7 +296,7 @@ init_final_report(int status)
 	if (refsan_state != INIT_READY || getpid() != refsan_pid)
 		return status;
 	refsan_state = INIT_DONE;
-	if (!atomic_load(&refsan_active) && !engine_checkpoint()) {
+	if (!atomic_load(&refsan_active)) {
 		if (refsan_opts.verbosity >= 1)
 			safe_puts(2, "refsan: no spec'd library was loaded and no handle was tracked\n");
 		return status;

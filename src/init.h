@@ -33,6 +33,9 @@ bool init_ensure(void);
  * exit with instead. */
 int init_final_report(int status);
 
+/* Map the engine and start tracking (idempotent); false when it cannot. */
+bool init_activate(void);
+
 /* Before exec: write this image's report. */
 void init_exec_report(void);
 

@@ -1056,8 +1056,7 @@ announce_library(const struct dso *d)
 	char buf[768];
 
 	atomic_fetch_add(&refsan_libs_seen, 1);
-	if (!atomic_load_explicit(&refsan_active, memory_order_relaxed))
-		atomic_store(&refsan_active, true);
+	init_activate();
 	for (size_t i = 0; i < ispec->nrules && i < MAX_WARN_RULES; i++) {
 		const struct spec_rule *r = &ispec->rules[i];
 

@@ -202,7 +202,7 @@ static struct py_layout lay;
 static void *(*get_tstate)(void);
 static uintptr_t eval_lo, eval_hi; /* _PyEval_EvalFrameDefault */
 static uintptr_t type_code, type_unicode, type_bytes;
-static char interp_module[256]; /* base name of the python binary or lib */
+static uintptr_t interp_lo, interp_hi; /* the python binary or libpython */
 static char unsupported_msg[200];
 static atomic_bool warned;
 
@@ -741,12 +741,31 @@ parse_version(const char *s)
 	return maj < 256 && min < 256 ? (maj << 8) | min : 0;
 }
 
-static const char *
-base_name(const char *p)
+/* The extent of the object holding the evaluation loop. */
+static int
+find_interp_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
-	const char *s = p ? strrchr(p, '/') : NULL;
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	int i;
 
-	return s ? s + 1 : p;
+	(void)size;
+	(void)arg;
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (a < lo)
+			lo = a;
+		if (a + ph->p_memsz > hi)
+			hi = a + ph->p_memsz;
+	}
+	if (eval_lo < lo || eval_lo >= hi)
+		return 0;
+	interp_lo = lo;
+	interp_hi = hi;
+	return 1;
 }
 
 /* Look for CPython; the new state. */
@@ -793,15 +812,7 @@ resolve(void)
 	}
 	eval_lo = (uintptr_t)info.dli_saddr;
 	eval_hi = eval_lo + sym->st_size;
-	if (info.dli_fname) {
-		const char *b = base_name(info.dli_fname);
-		size_t l = strlen(b);
-
-		if (l < sizeof(interp_module)) {
-			memcpy(interp_module, b, l);
-			interp_module[l] = 0;
-		}
-	}
+	dl_iterate_phdr(find_interp_cb, NULL);
 	return PF_READY;
 }
 
@@ -961,6 +972,9 @@ pyframes_splice(uintptr_t *pcs, unsigned n, unsigned max)
 		 * (a .cold part) or lies past the captured depth.
 		 */
 		emit_group(s, &frame, i == last, pcs, &k, max, &budget);
+		/* verbosity=2 (debugging refsan): the loop's frame too. */
+		if (refsan_opts.verbosity >= 2 && k < max)
+			pcs[k++] = src[i];
 	}
 	return k;
 }
@@ -991,6 +1005,20 @@ starts_with(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* "python", "python3", "python3.11", "python3.13t": the executable that
+ * runs the interpreter from libpython (its main and _start). */
+static bool
+is_python_launcher(const char *m)
+{
+	if (!starts_with(m, "python"))
+		return false;
+	for (m += 6; *m; m++)
+		if (!((*m >= '0' && *m <= '9') || *m == '.' || *m == 't' ||
+		      *m == 'd'))
+			return false;
+	return true;
+}
+
 bool
 pyframes_hide_native(const struct sym_frame *f)
 {
@@ -1008,9 +1036,11 @@ pyframes_hide_native(const struct sym_frame *f)
 	if (!refsan_opts.python_frames ||
 	    atomic_load_explicit(&pf_state, memory_order_acquire) != PF_READY)
 		return false;
+	if (f->pc >= interp_lo && f->pc < interp_hi)
+		return true;
+	if (m && is_python_launcher(m))
+		return true;
 	if (m) {
-		if (interp_module[0] && strcmp(m, interp_module) == 0)
-			return true;
 		for (i = 0; i < sizeof(hidden_modules) / sizeof(*hidden_modules);
 		     i++)
 			if (starts_with(m, hidden_modules[i]))
