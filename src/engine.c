@@ -145,8 +145,9 @@ engine_create(uintptr_t handle, struct engine_call *c)
 	if (c->internal) {
 		/* Only moves the count of a handle already live. */
 		if (handle_table_lookup(handle, &info) == HT_OK &&
-		    handle_table_acquire(handle, engine_stack(c), &info) ==
-			    HT_OK)
+		    handle_table_acquire(handle,
+					 engine_stack(c) | HT_EV_INTERNAL,
+					 &info) == HT_OK)
 			atomic_fetch_add_explicit(&eng.acquired, 1,
 						  memory_order_relaxed);
 		return;
@@ -179,7 +180,9 @@ engine_acquire(uintptr_t handle, struct engine_call *c)
 
 	if (!handle)
 		return;
-	st = handle_table_acquire(handle, engine_stack(c), &info);
+	st = handle_table_acquire(
+		handle, engine_stack(c) | (c->internal ? HT_EV_INTERNAL : 0),
+		&info);
 	if (st == HT_OK) {
 		atomic_fetch_add_explicit(&eng.acquired, 1,
 					  memory_order_relaxed);
@@ -201,7 +204,9 @@ engine_release_begin(uintptr_t handle, struct engine_call *c,
 	memset(r, 0, sizeof(*r));
 	if (!handle)
 		return true;
-	st = handle_table_release_begin(handle, engine_stack(c), &info, &hr);
+	st = handle_table_release_begin(
+		handle, engine_stack(c) | (c->internal ? HT_EV_INTERNAL : 0),
+		&info, &hr);
 	if (st == HT_OK) {
 		r->handle = handle;
 		r->state = hr.final ? 2 : 1;

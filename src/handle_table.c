@@ -344,9 +344,9 @@ hist_push(struct shard *s, struct handle_entry *e, uint32_t ev)
 	}
 	r = hist_at(s, e->history);
 	if (ev & HT_EV_RELEASE)
-		r->last_release = ev & ~HT_EV_RELEASE;
+		r->last_release = HT_EV_STACK(ev);
 	else
-		r->last_acquire = ev;
+		r->last_acquire = HT_EV_STACK(ev);
 	if (table.history_len)
 		r->events[r->nevents % table.history_len] = ev;
 	r->nevents++;
@@ -655,7 +655,7 @@ handle_table_release_end(const struct ht_release *r, bool commit)
 	}
 	if (r->final) {
 		if (commit && (e->info & PENDING)) {
-			q_put(s, e, r->stack, hash);
+			q_put(s, e, HT_EV_STACK(r->stack), hash);
 			hist_free(s, e->history);
 			slot_delete(s, e);
 			shard_unlock(s);
@@ -749,6 +749,9 @@ handle_table_foreach(void (*fn)(const struct ht_view *v, void *arg), void *arg)
 				continue;
 			fill_info(s, e, &v.info);
 			v.nevents = 0;
+			v.total_events = e->history
+						 ? hist_at(s, e->history)->nevents
+						 : 0;
 			if (e->history && table.history_len) {
 				struct history_rec *r = hist_at(s, e->history);
 				size_t n = r->nevents, first;

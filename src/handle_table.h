@@ -37,9 +37,14 @@ struct ht_info {
 struct ht_view {
 	struct ht_info info;
 	unsigned nevents;      /* history, oldest first */
+	unsigned total_events; /* ever recorded (> nevents: history cut) */
 	uint32_t events[HT_MAX_HISTORY]; /* stack id | HT_EV_RELEASE */
 };
 #define HT_EV_RELEASE 0x80000000u
+/* OR'ed into a stack id passed to acquire or release: the call came from
+ * inside the library (kept in the history, for indirect leaks). */
+#define HT_EV_INTERNAL 0x40000000u
+#define HT_EV_STACK(ev) ((ev) & ~(HT_EV_RELEASE | HT_EV_INTERNAL))
 
 /* A release between its two steps. */
 struct ht_release {

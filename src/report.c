@@ -60,6 +60,7 @@ struct leak_rec {
 	unsigned refcount;
 	uint32_t acq[MAX_ACQUIRE_STACKS]; /* unmatched acquires, newest last */
 	unsigned nacq;
+	bool indirect;
 };
 
 struct collect {
@@ -90,15 +91,23 @@ collect_one(const struct ht_view *v, void *arg)
 	l->created_stack = v->info.created_stack;
 	l->family = v->info.family;
 	l->refcount = v->info.refcount;
+	int outside = 1; /* the creation's reference */
+
 	for (i = 0; i < v->nevents; i++) {
 		uint32_t ev = v->events[i];
+		if (!(ev & HT_EV_INTERNAL))
+			outside += ev & HT_EV_RELEASE ? -1 : 1;
 		if (ev & HT_EV_RELEASE) {
 			if (nopen)
 				nopen--;
 		} else {
-			open[nopen++] = ev;
+			open[nopen++] = HT_EV_STACK(ev);
 		}
 	}
+	/* Every reference the program took was given back: what is left
+	 * was taken by the library itself, on behalf of another handle.
+	 * Only a complete history can tell. */
+	l->indirect = outside <= 0 && v->total_events == v->nevents;
 	/* Keep the newest open acquires, at most refcount - 1 of them. */
 	while (nopen > 0 && l->nacq < MAX_ACQUIRE_STACKS &&
 	       l->nacq + 1 < l->refcount + 0u) {
@@ -111,6 +120,8 @@ leak_cmp(const void *a, const void *b)
 {
 	const struct leak_rec *x = a, *y = b;
 
+	if (x->indirect != y->indirect)
+		return x->indirect ? 1 : -1;
 	if (x->created_stack != y->created_stack)
 		return x->created_stack < y->created_stack ? -1 : 1;
 	if (x->family != y->family)
@@ -127,6 +138,10 @@ group_cmp(const void *a, const void *b)
 {
 	const struct report_error *x = a, *y = b;
 
+	if (x->kind != y->kind)
+		return x->kind == KIND_LEAK ? 1 : -1;
+	if (x->indirect != y->indirect)
+		return x->indirect ? 1 : -1; /* fix the owners first */
 	if (x->count != y->count)
 		return x->count > y->count ? -1 : 1;
 	if (x->stack != y->stack)
@@ -214,6 +229,10 @@ symbolize_stack(struct report_stack *st, uint32_t id)
 		f->file = sf.file;
 		f->line = sf.line;
 		st->nframes++;
+		/* What lies below main is the C runtime's start-up: noise. */
+		if (sf.function && strcmp(sf.function, "main") == 0 &&
+		    refsan_opts.verbosity < 2)
+			break;
 	}
 }
 
@@ -335,7 +354,8 @@ build_leaks(struct vec *groups, uint64_t mark, bool *incomplete)
 		g->family = family_name(l[i].family);
 		g->refcount = l[i].refcount;
 		g->stack = l[i].created_stack;
-		for (j = i; j < c.leaks.n &&
+		g->indirect = l[i].indirect;
+		for (j = i; j < c.leaks.n && l[j].indirect == l[i].indirect &&
 			    l[j].created_stack == l[i].created_stack &&
 			    l[j].family == l[i].family &&
 			    l[j].refcount == l[i].refcount;
@@ -368,6 +388,15 @@ build_leaks(struct vec *groups, uint64_t mark, bool *incomplete)
 		}
 	}
 	free(c.leaks.data);
+	/* Indirect only when some direct leak may hold them. */
+	{
+		struct report_error *g = groups->data;
+		bool direct = false;
+		for (i = 0; i < groups->n; i++)
+			direct |= !g[i].indirect;
+		for (i = 0; !direct && i < groups->n; i++)
+			g[i].indirect = false;
+	}
 	if (groups->n)
 		qsort(groups->data, groups->n, sizeof(struct report_error),
 		      group_cmp);
