@@ -24,13 +24,13 @@
 
 __thread int refsan_in_shim __attribute__((tls_model("initial-exec")));
 
-#define MAX_FRAMES 256
+#define MAX_FRAMES 256 /* + 1 for the thread word */
 
 /* The API function's caller and up: skip the API frame itself. */
 static __attribute__((noinline)) uint32_t
 capture_api(struct engine_call *c)
 {
-	uintptr_t pcs[MAX_FRAMES];
+	uintptr_t pcs[MAX_FRAMES + 1];
 	unsigned n, i, max = refsan_opts.stack_depth;
 	struct unwind_memo *memo;
 	uint32_t id;
@@ -46,9 +46,10 @@ capture_api(struct engine_call *c)
 		return memo->id;
 	if (refsan_opts.python_frames)
 		n = pyframes_splice(pcs, n, max);
+	pcs[n++] = DEPOT_THREAD_TAG | (uintptr_t)(unsigned)engine_thread_id();
 	id = depot_put(pcs, n);
 	if (memo) {
-		for (i = 0; i < n && !(pcs[i] & DEPOT_PY_TAG); i++)
+		for (i = 0; i < n && !depot_word_is_python(pcs[i]); i++)
 			;
 		if (i == n) {
 			memo->key = (uintptr_t)c->function;

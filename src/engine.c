@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "arena.h"
 #include "engine.h"
 #include "handle_table.h"
@@ -23,6 +25,15 @@
 #define MAX_ERRORS 65536
 
 void (*engine_on_error)(const struct engine_error *e);
+
+__thread int engine_tid_cache __attribute__((tls_model("initial-exec")));
+
+int
+engine_thread_id_slow(void)
+{
+	engine_tid_cache = (int)syscall(SYS_gettid);
+	return engine_tid_cache;
+}
 
 static struct {
 	_Atomic uint64_t seq;
@@ -292,6 +303,7 @@ engine_errors_dropped(void)
 void
 engine_after_fork_child(void)
 {
+	engine_tid_cache = 0;
 	eng.fork_mark = atomic_load(&eng.seq);
 	/* The child's counters start from its own work. */
 	atomic_store(&eng.created, 0);

@@ -10,6 +10,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The calling thread's kernel id, cached (reset in a forked child). */
+extern __thread int engine_tid_cache __attribute__((tls_model("initial-exec")));
+int engine_thread_id_slow(void);
+
+static inline int
+engine_thread_id(void)
+{
+	return engine_tid_cache ? engine_tid_cache : engine_thread_id_slow();
+}
+
 /* One call that moves a handle. */
 struct engine_call {
 	const char *function;  /* the spec'd function, or the C API's name */

@@ -84,6 +84,43 @@
 #define CAPTURE_SLACK 16        /* refsan's own frames above the trampoline */
 #define MAX_WARN_RULES 4096
 
+/*
+ * The real dlsym is found from inside the first dlsym call, which may come
+ * from AddressSanitizer's own start-up (its interceptors look their targets
+ * up with dlsym(RTLD_NEXT) before its shadow memory exists and before its
+ * string interceptors work).  The functions on that path are therefore not
+ * instrumented and call no libc string function.
+ */
+#define BOOT_PATH __attribute__((no_sanitize_address))
+
+static BOOT_PATH const char *
+boot_strrchr(const char *s, char c)
+{
+	const char *last = NULL;
+
+	for (; *s; s++)
+		if (*s == c)
+			last = s;
+	return last;
+}
+
+static BOOT_PATH bool
+boot_prefix(const char *s, const char *prefix)
+{
+	for (; *prefix; s++, prefix++)
+		if (*s != *prefix)
+			return false;
+	return true;
+}
+
+static BOOT_PATH bool
+boot_streq(const char *a, const char *b)
+{
+	for (; *a && *a == *b; a++, b++)
+		;
+	return *a == *b;
+}
+
 /* A loaded object, as the scans see it. */
 struct dso {
 	uintptr_t base;
@@ -247,7 +284,7 @@ glob_match(const char *p, const char *s)
 
 /* ---- ELF objects ------------------------------------------------------- */
 
-static uintptr_t
+static BOOT_PATH uintptr_t
 dyn_ptr(uintptr_t base, uintptr_t v)
 {
 	/* The loader relocates most .dynamic pointers in place; the vDSO's
@@ -255,7 +292,7 @@ dyn_ptr(uintptr_t base, uintptr_t v)
 	return v < base ? v + base : v;
 }
 
-static void
+static BOOT_PATH void
 dso_from_info(const struct dl_phdr_info *info, struct dso *d)
 {
 	const Elf64_Dyn *dyn = NULL;
@@ -266,7 +303,7 @@ dso_from_info(const struct dl_phdr_info *info, struct dso *d)
 	memset(d, 0, sizeof(*d));
 	d->base = base;
 	d->name = info->dlpi_name ? info->dlpi_name : "";
-	slash = strrchr(d->name, '/');
+	slash = boot_strrchr(d->name, '/');
 	d->base_name = slash ? slash + 1 : d->name;
 	d->lo = UINTPTR_MAX;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -338,7 +375,7 @@ dso_from_info(const struct dl_phdr_info *info, struct dso *d)
 	d->nrela = d->rela ? relasz / sizeof(Elf64_Rela) : 0;
 }
 
-static uint32_t
+static BOOT_PATH uint32_t
 gnu_hash_of(const char *s)
 {
 	uint32_t h = 5381;
@@ -348,7 +385,7 @@ gnu_hash_of(const char *s)
 	return h;
 }
 
-static unsigned long
+static BOOT_PATH unsigned long
 sysv_hash_of(const char *s)
 {
 	unsigned long h = 0, g;
@@ -363,7 +400,7 @@ sysv_hash_of(const char *s)
 	return h;
 }
 
-static bool
+static BOOT_PATH bool
 sym_ok(const struct dso *d, uint32_t i, const char *name, bool default_only)
 {
 	const Elf64_Sym *s = &d->symtab[i];
@@ -374,11 +411,11 @@ sym_ok(const struct dso *d, uint32_t i, const char *name, bool default_only)
 		return false;
 	if (default_only && d->versym && (d->versym[i] & 0x8000))
 		return false;
-	return strcmp(d->strtab + s->st_name, name) == 0;
+	return boot_streq(d->strtab + s->st_name, name);
 }
 
 /* A defined export NAME of D (the default version when asked), or NULL. */
-static const Elf64_Sym *
+static BOOT_PATH const Elf64_Sym *
 dso_lookup(const struct dso *d, const char *name, bool default_only)
 {
 	if (!d->symtab || !d->strtab)
@@ -432,19 +469,19 @@ sym_is_func(const Elf64_Sym *s)
 
 /* ---- the real dlsym ---------------------------------------------------- */
 
-static int
+static BOOT_PATH int
 find_real_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	struct dso d;
 	const Elf64_Sym *s, *v;
 	const char *slash =
-	        strrchr(info->dlpi_name ? info->dlpi_name : "", '/');
+	        boot_strrchr(info->dlpi_name ? info->dlpi_name : "", '/');
 	const char *bn = slash ? slash + 1 : info->dlpi_name;
 
 	(void)size;
 	(void)arg;
 	if (!bn ||
-	    (strncmp(bn, "libc.so", 7) != 0 && strncmp(bn, "libdl.so", 8) != 0))
+	    (!boot_prefix(bn, "libc.so") && !boot_prefix(bn, "libdl.so")))
 		return 0;
 	dso_from_info(info, &d);
 	s = dso_lookup(&d, "dlsym", true);
@@ -454,8 +491,14 @@ find_real_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	if (!interpose_real_dlvsym)
 		interpose_real_dlvsym = (void *)(d.base + v->st_value);
 	if (!interpose_real_dlsym) {
-		if (strlen(info->dlpi_name) < sizeof(libc_path))
-			strcpy(libc_path, info->dlpi_name);
+		size_t n = 0;
+
+		while (info->dlpi_name[n] && n + 1 < sizeof(libc_path))
+			n++;
+		if (!info->dlpi_name[n]) {
+			for (size_t k = 0; k <= n; k++)
+				libc_path[k] = info->dlpi_name[k];
+		}
 		__atomic_store_n(&interpose_real_dlsym,
 		                 (void *)(d.base + s->st_value),
 		                 __ATOMIC_RELEASE);
@@ -463,7 +506,7 @@ find_real_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
-static void
+static BOOT_PATH void
 find_real_dlsym(void)
 {
 	if (__atomic_load_n(&interpose_real_dlsym, __ATOMIC_ACQUIRE))
@@ -667,7 +710,7 @@ static uint32_t
 capture_hook(struct engine_call *c)
 {
 	const struct hook *h = c->capture_arg;
-	uintptr_t raw[CAPTURE_MAX], pcs[CAPTURE_MAX];
+	uintptr_t raw[CAPTURE_MAX], pcs[CAPTURE_MAX + 1];
 	unsigned depth = refsan_opts.stack_depth, n, i, k = 0, want;
 	struct unwind_memo *memo = NULL;
 	uint32_t id;
@@ -691,9 +734,10 @@ capture_hook(struct engine_call *c)
 		if (refsan_opts.python_frames)
 			k = pyframes_splice(pcs, k, depth);
 	}
+	pcs[k++] = DEPOT_THREAD_TAG | (uintptr_t)(unsigned)engine_thread_id();
 	id = depot_put(pcs, k);
 	if (memo) {
-		for (i = 0; i < k && !(pcs[i] & DEPOT_PY_TAG); i++)
+		for (i = 0; i < k && !depot_word_is_python(pcs[i]); i++)
 			;
 		if (i == k) {
 			memo->key = h->real;
@@ -768,6 +812,9 @@ interpose_enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
 		return target;
 	saved_errno = errno;
 	if (refsan_state != INIT_READY && !init_ensure())
+		goto out;
+	/* Another thread may still be mapping the engine: wait for it. */
+	if (!init_activate())
 		goto out;
 	internal = ra >= h->lo && ra < h->hi;
 	if (r->pos != POS_RET)
@@ -1263,7 +1310,7 @@ stub_for(void *addr, const char *name)
 	return idx < 0 ? addr : (void *)tramp_stub((unsigned)idx);
 }
 
-struct tramp_dlsym_res
+struct tramp_dlsym_res BOOT_PATH
 interpose_dlsym(void *handle, const char *name, const char *version)
 {
 	struct tramp_dlsym_res res = { 0, NULL };
@@ -1271,10 +1318,22 @@ interpose_dlsym(void *handle, const char *name, const char *version)
 	void *a;
 
 	find_real_dlsym();
+	/*
+	 * RTLD_NEXT is never interposed.  A lookup before the shim's
+	 * constructor comes from a library initialised before it, such as
+	 * AddressSanitizer's start-up (dlsym(RTLD_NEXT) and RTLD_DEFAULT
+	 * while its interceptors do not work yet): booting from there would
+	 * crash it.  Both go straight to the real dlsym.
+	 */
+	if (handle == RTLD_NEXT || refsan_state == INIT_UNINIT)
+		return res;
 	if (!guard_enter())
 		return res;
 	saved_errno = errno;
 	if (refsan_state != INIT_READY && !init_ensure())
+		goto out;
+	/* Another thread may still be mapping the engine: wait for it. */
+	if (!init_activate())
 		goto out;
 	if (!__atomic_load_n(&ispec, __ATOMIC_ACQUIRE))
 		goto out;

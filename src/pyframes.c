@@ -154,16 +154,16 @@ struct py_debug_offsets_313 {
 	uint64_t interpreter_state[13];
 	struct {
 		uint64_t size, prev, next, interp, current_frame, thread_id,
-			native_thread_id, datastack_chunk, status;
+		        native_thread_id, datastack_chunk, status;
 	} thread_state;
 	struct {
 		uint64_t size, previous, executable, instr_ptr, localsplus,
-			owner;
+		        owner;
 	} interpreter_frame;
 	struct {
-		uint64_t size, filename, name, qualname, linetable,
-			firstlineno, argcount, localsplusnames, localspluskinds,
-			co_code_adaptive;
+		uint64_t size, filename, name, qualname, linetable, firstlineno,
+		        argcount, localsplusnames, localspluskinds,
+		        co_code_adaptive;
 	} code_object;
 	struct {
 		uint64_t size, ob_type;
@@ -278,8 +278,8 @@ store_get(void)
 	atomic_store_explicit(&s->str_used, 4, memory_order_relaxed);
 	atomic_store_explicit(&s->nrecs, 1, memory_order_relaxed);
 	if (!atomic_compare_exchange_strong_explicit(&store, &expect, s,
-						     memory_order_acq_rel,
-						     memory_order_acquire)) {
+	                                             memory_order_acq_rel,
+	                                             memory_order_acquire)) {
 		arena_unmap(s, sizeof(*s));
 		return expect;
 	}
@@ -319,10 +319,11 @@ intern_str(struct pf_store *s, const char *p, uint32_t n)
 				return o; /* (a record of ours, if any, is lost) */
 		}
 		if (!mine) {
-			uint32_t sz = (uint32_t)((sizeof(*r) + n + 1 + 3) & ~3u);
+			uint32_t sz =
+			        (uint32_t)((sizeof(*r) + n + 1 + 3) & ~3u);
 
 			mine = atomic_fetch_add_explicit(&s->str_used, sz,
-							 memory_order_relaxed);
+			                                 memory_order_relaxed);
 			if ((size_t)mine + sz > STR_BYTES) {
 				atomic_fetch_add(&s->dropped, 1);
 				return 0;
@@ -336,8 +337,8 @@ intern_str(struct pf_store *s, const char *p, uint32_t n)
 		str_at(s, mine)->next = head;
 		/* On failure head is reloaded: scan the newcomers too. */
 		if (atomic_compare_exchange_weak_explicit(b, &head, mine,
-							  memory_order_release,
-							  memory_order_acquire))
+		                                          memory_order_release,
+		                                          memory_order_acquire))
 			return mine;
 	}
 }
@@ -345,7 +346,7 @@ intern_str(struct pf_store *s, const char *p, uint32_t n)
 /* The id of the frame (FUNCTION, FILE, LINE), or 0 when full. */
 static uint32_t
 intern_frame(struct pf_store *s, const char *fn, uint32_t fn_len,
-	     const char *file, uint32_t file_len, uint32_t line)
+             const char *file, uint32_t file_len, uint32_t line)
 {
 	uint32_t f = intern_str(s, fn, fn_len), g, h, head, id, mine = 0;
 	_Atomic uint32_t *b;
@@ -365,7 +366,7 @@ intern_frame(struct pf_store *s, const char *fn, uint32_t fn_len,
 		}
 		if (!mine) {
 			mine = atomic_fetch_add_explicit(&s->nrecs, 1,
-							 memory_order_relaxed);
+			                                 memory_order_relaxed);
 			if (mine >= REC_MAX) {
 				atomic_fetch_add(&s->dropped, 1);
 				return 0;
@@ -377,8 +378,8 @@ intern_frame(struct pf_store *s, const char *fn, uint32_t fn_len,
 		}
 		s->recs[mine].next = head;
 		if (atomic_compare_exchange_weak_explicit(b, &head, mine,
-							  memory_order_release,
-							  memory_order_acquire))
+		                                          memory_order_release,
+		                                          memory_order_acquire))
 			return mine;
 	}
 }
@@ -577,8 +578,9 @@ frame_id(struct pf_store *s, uintptr_t code, int64_t off)
 	uintptr_t file = rd_ptr(code + lay.co_filename);
 	uintptr_t table = rd_ptr(code + lay.co_linetable);
 	int32_t first = rd_i32(code + lay.co_firstlineno);
-	int32_t off32 = off < INT32_MIN ? INT32_MIN :
-			off > INT32_MAX ? INT32_MAX : (int32_t)off;
+	int32_t off32 = off < INT32_MIN   ? INT32_MIN
+	                : off > INT32_MAX ? INT32_MAX
+	                                  : (int32_t)off;
 	uint64_t h = ((uint64_t)code >> 3) * 0x9e3779b97f4a7c15ull;
 	struct pf_cache_slot *c;
 	char fbuf[FUNC_MAX_BYTES], pbuf[FILE_MAX_BYTES];
@@ -588,17 +590,17 @@ frame_id(struct pf_store *s, uintptr_t code, int64_t off)
 	c = &s->cache[(h >> 40) & (CACHE_SLOTS - 1)];
 	s1 = atomic_load_explicit(&c->seq, memory_order_acquire);
 	if (!(s1 & 1)) {
-		bool hit = __atomic_load_n(&c->code, __ATOMIC_RELAXED) == code &&
-			   __atomic_load_n(&c->offset, __ATOMIC_RELAXED) ==
-				   off32 &&
-			   __atomic_load_n(&c->qualname, __ATOMIC_RELAXED) ==
-				   fn &&
-			   __atomic_load_n(&c->filename, __ATOMIC_RELAXED) ==
-				   file &&
-			   __atomic_load_n(&c->linetable, __ATOMIC_RELAXED) ==
-				   table &&
-			   __atomic_load_n(&c->firstlineno, __ATOMIC_RELAXED) ==
-				   first;
+		bool hit =
+		        __atomic_load_n(&c->code, __ATOMIC_RELAXED) == code &&
+		        __atomic_load_n(&c->offset, __ATOMIC_RELAXED) ==
+		                off32 &&
+		        __atomic_load_n(&c->qualname, __ATOMIC_RELAXED) == fn &&
+		        __atomic_load_n(&c->filename, __ATOMIC_RELAXED) ==
+		                file &&
+		        __atomic_load_n(&c->linetable, __ATOMIC_RELAXED) ==
+		                table &&
+		        __atomic_load_n(&c->firstlineno, __ATOMIC_RELAXED) ==
+		                first;
 
 		id = __atomic_load_n(&c->id, __ATOMIC_RELAXED);
 		atomic_thread_fence(memory_order_acquire);
@@ -609,11 +611,11 @@ frame_id(struct pf_store *s, uintptr_t code, int64_t off)
 	fn_len = read_str(fn, fbuf, sizeof(fbuf));
 	file_len = read_str(file, pbuf, sizeof(pbuf));
 	id = intern_frame(s, fbuf, fn_len, pbuf, file_len,
-			  code_line(table, first, off));
+	                  code_line(table, first, off));
 	if (!id || (s1 & 1) ||
 	    !atomic_compare_exchange_strong_explicit(&c->seq, &s1, s1 + 1,
-						     memory_order_acquire,
-						     memory_order_relaxed))
+	                                             memory_order_acquire,
+	                                             memory_order_relaxed))
 		return id; /* another writer has the slot: leave it */
 	atomic_thread_fence(memory_order_release);
 	__atomic_store_n(&c->code, code, __ATOMIC_RELAXED);
@@ -641,9 +643,12 @@ msg_append(size_t *n, const char *part)
 	unsupported_msg[*n] = 0;
 }
 
-/* The one warning for WHAT (and VERSION, 0x030a for 3.10, when known). */
+/*
+ * The one warning: on WHAT (and VERSION, 0x030a for 3.10, when known),
+ * WHY (or NULL).
+ */
 static void
-set_unsupported(const char *what, unsigned version)
+set_unsupported(const char *what, unsigned version, const char *why)
 {
 	char num[24];
 	size_t n = 0;
@@ -656,7 +661,14 @@ set_unsupported(const char *what, unsigned version)
 		msg_append(&n, ".");
 		msg_append(&n, safe_utoa(version & 0xff, num));
 	}
-	msg_append(&n, " (supported: CPython 3.11 to 3.13); stacks show native frames only\n");
+	if (why) {
+		msg_append(&n, " (");
+		msg_append(&n, why);
+		msg_append(&n, ")");
+	}
+	msg_append(
+	        &n,
+	        "; supported: CPython 3.11 to 3.13; stacks show native frames only\n");
 }
 
 /* The 3.13 layout from _Py_DebugOffsets, checked for sanity; 0 or -1. */
@@ -671,7 +683,7 @@ layout_from_debug_offsets(const void *runtime, unsigned version)
 	    (d.version >> 16) != version)
 		return -1;
 	if (d.free_threaded) {
-		set_unsupported("a free-threaded CPython build", 0);
+		set_unsupported("a free-threaded CPython", version, NULL);
 		return -1;
 	}
 	/* Every offset inside its structure, and the object layouts this
@@ -774,7 +786,7 @@ resolve(void)
 {
 	const uint32_t *pv = dlsym(RTLD_DEFAULT, "Py_Version");
 	const char *(*getv)(void) =
-		(const char *(*)(void))dlsym(RTLD_DEFAULT, "Py_GetVersion");
+	        (const char *(*)(void))dlsym(RTLD_DEFAULT, "Py_GetVersion");
 	void *eval = dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");
 	void *runtime = dlsym(RTLD_DEFAULT, "_PyRuntime");
 	const ElfW(Sym) *sym = NULL;
@@ -785,7 +797,7 @@ resolve(void)
 		return PF_ABSENT;
 	version = pv ? (*pv >> 16) : parse_version(getv());
 	get_tstate = (void *(*)(void))dlsym(RTLD_DEFAULT,
-					     "PyGILState_GetThisThreadState");
+	                                    "PyGILState_GetThisThreadState");
 	type_code = (uintptr_t)dlsym(RTLD_DEFAULT, "PyCode_Type");
 	type_unicode = (uintptr_t)dlsym(RTLD_DEFAULT, "PyUnicode_Type");
 	type_bytes = (uintptr_t)dlsym(RTLD_DEFAULT, "PyBytes_Type");
@@ -796,18 +808,21 @@ resolve(void)
 	} else if (version == 0x030d) {
 		if (!runtime || layout_from_debug_offsets(runtime, version)) {
 			if (!unsupported_msg[0])
-				set_unsupported("this CPython", version);
+				set_unsupported(
+				        "CPython", version,
+				        "_Py_DebugOffsets not as expected");
 			return PF_UNSUPPORTED;
 		}
 	} else {
-		set_unsupported("CPython", version);
+		set_unsupported("CPython", version, NULL);
 		return PF_UNSUPPORTED;
 	}
 	if (!get_tstate || !eval || !type_code || !type_unicode ||
-	    !type_bytes || !dladdr1(eval, &info, (void **)&sym,
-				    RTLD_DL_SYMENT) ||
-	    !sym || sym->st_size == 0) {
-		set_unsupported("this CPython (symbols missing)", version);
+	    !type_bytes ||
+	    !dladdr1(eval, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym ||
+	    sym->st_size == 0) {
+		set_unsupported("CPython", version,
+		                "interpreter symbols missing");
 		return PF_UNSUPPORTED;
 	}
 	eval_lo = (uintptr_t)info.dli_saddr;
@@ -873,7 +888,7 @@ first_frame(uintptr_t ts)
 /* Append frame F's id to OUT (when it is a started Python frame). */
 static void
 emit_frame(struct pf_store *s, uintptr_t f, int owner, uintptr_t *out,
-	   unsigned *k)
+           unsigned *k)
 {
 	uintptr_t code = rd_ptr(f + lay.fr_code), instr;
 	int64_t off;
@@ -898,7 +913,7 @@ emit_frame(struct pf_store *s, uintptr_t f, int owner, uintptr_t *out,
  */
 static void
 emit_group(struct pf_store *s, uintptr_t *fp, bool all, uintptr_t *out,
-	   unsigned *k, unsigned max, unsigned *budget)
+           unsigned *k, unsigned max, unsigned *budget)
 {
 	uintptr_t f = *fp;
 
@@ -1023,12 +1038,18 @@ bool
 pyframes_hide_native(const struct sym_frame *f)
 {
 	static const char *const hidden_modules[] = {
-		"libpython", "_ctypes.", "_cffi_backend.", "libffi.so",
+		"libpython",
+		"_ctypes.",
+		"_cffi_backend.",
+		"libffi.so",
 	};
 	/* How every thread and process starts: nothing to act on. */
 	static const char *const libc_start[] = {
-		"__libc_start_main", "__libc_start_call_main", "start_thread",
-		"clone", "clone3",
+		"__libc_start_main",
+		"__libc_start_call_main",
+		"start_thread",
+		"clone",
+		"clone3",
 	};
 	const char *m = f->module;
 	size_t i;
@@ -1041,8 +1062,8 @@ pyframes_hide_native(const struct sym_frame *f)
 	if (m && is_python_launcher(m))
 		return true;
 	if (m) {
-		for (i = 0; i < sizeof(hidden_modules) / sizeof(*hidden_modules);
-		     i++)
+		for (i = 0;
+		     i < sizeof(hidden_modules) / sizeof(*hidden_modules); i++)
 			if (starts_with(m, hidden_modules[i]))
 				return true;
 	}
@@ -1051,8 +1072,8 @@ pyframes_hide_native(const struct sym_frame *f)
 		if (starts_with(f->function, "_cffi_f_"))
 			return true;
 		if (m && starts_with(m, "libc.so"))
-			for (i = 0; i < sizeof(libc_start) / sizeof(*libc_start);
-			     i++)
+			for (i = 0;
+			     i < sizeof(libc_start) / sizeof(*libc_start); i++)
 				if (strcmp(f->function, libc_start[i]) == 0)
 					return true;
 	}

@@ -67,7 +67,37 @@ struct collect {
 	struct vec leaks;
 	uint64_t mark;
 	bool oom;
+	uint32_t canon_key[4096], canon_val[4096];
 };
+
+/*
+ * Leaks group by where they were created, whatever thread did it: the
+ * stack without its thread word (stored as a stack of its own).
+ */
+static uint32_t
+without_thread(struct collect *c, uint32_t id)
+{
+	const uintptr_t *pcs;
+	unsigned n, slot = (id * 2654435761u) >> 20;
+	uint32_t canon;
+
+	if (c->canon_key[slot] == id && id)
+		return c->canon_val[slot];
+	n = depot_get(id, &pcs);
+	canon = id;
+	if (n && (pcs[n - 1] & DEPOT_TAG_MASK) == DEPOT_THREAD_TAG) {
+		uintptr_t copy[256 + 1];
+		if (n - 1 <= 256) {
+			memcpy(copy, pcs, (n - 1) * sizeof(uintptr_t));
+			canon = n > 1 ? depot_put(copy, n - 1) : 0;
+			if (!canon && n > 1)
+				canon = id;
+		}
+	}
+	c->canon_key[slot] = id;
+	c->canon_val[slot] = canon;
+	return canon;
+}
 
 static void
 collect_one(const struct ht_view *v, void *arg)
@@ -88,7 +118,7 @@ collect_one(const struct ht_view *v, void *arg)
 	}
 	memset(l, 0, sizeof(*l));
 	l->handle = v->info.handle;
-	l->created_stack = v->info.created_stack;
+	l->created_stack = without_thread(c, v->info.created_stack);
 	l->family = v->info.family;
 	l->refcount = v->info.refcount;
 	int outside = 1; /* the creation's reference */
@@ -195,8 +225,11 @@ symbolize_stack(struct report_stack *st, uint32_t id)
 	unsigned n = depot_get(id, &pcs), i;
 
 	st->id = id;
+	st->tid = 0;
 	st->frames = calloc(n ? n : 1, sizeof(*st->frames));
 	st->nframes = 0;
+	if (n && (pcs[n - 1] & DEPOT_TAG_MASK) == DEPOT_THREAD_TAG)
+		st->tid = (int)(uint32_t)pcs[--n];
 	if (!st->frames)
 		return;
 	for (i = 0; i < n; i++) {
@@ -329,11 +362,15 @@ creating_function(const struct report *r, uint32_t stack)
 static int
 build_leaks(struct vec *groups, uint64_t mark, bool *incomplete)
 {
-	struct collect c;
+	struct collect *cp = calloc(1, sizeof(*cp));
 	struct leak_rec *l;
 	size_t i, j;
 
-	memset(&c, 0, sizeof(c));
+	if (!cp) {
+		*incomplete = true;
+		return -1;
+	}
+#define c (*cp)
 	c.leaks.elem = sizeof(struct leak_rec);
 	c.mark = mark;
 	handle_table_foreach(collect_one, &c);
@@ -388,6 +425,8 @@ build_leaks(struct vec *groups, uint64_t mark, bool *incomplete)
 		}
 	}
 	free(c.leaks.data);
+	free(cp);
+#undef c
 	/* Indirect only when some direct leak may hold them. */
 	{
 		struct report_error *g = groups->data;

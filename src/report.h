@@ -40,6 +40,7 @@ struct report_stack {
 	uint32_t id;           /* depot id, the key used in JSON */
 	struct report_frame *frames;
 	unsigned nframes;
+	int tid;               /* thread it was captured on; 0 unknown */
 };
 
 struct report_error {

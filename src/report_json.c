@@ -204,7 +204,24 @@ put_stacks(struct outbuf *ob, const struct report *r)
 		}
 		outbuf_puts(ob, j ? "\n    ]" : "]");
 	}
-	outbuf_puts(ob, first ? "}\n" : "\n  }\n");
+	outbuf_puts(ob, first ? "},\n" : "\n  },\n");
+	/* The thread each stack was captured on, when known. */
+	outbuf_puts(ob, "  ");
+	key(ob, "stack_threads");
+	outbuf_putc(ob, '{');
+	first = true;
+	for (i = 0; r->stacks && i < r->nstacks; i++) {
+		const struct report_stack *s = &r->stacks[i];
+
+		if (!s->id || !s->tid)
+			continue;
+		outbuf_puts(ob, first ? "\"" : ", \"");
+		first = false;
+		outbuf_dec(ob, s->id);
+		outbuf_puts(ob, "\": ");
+		outbuf_dec(ob, (uint64_t)s->tid);
+	}
+	outbuf_puts(ob, "}\n");
 }
 
 int

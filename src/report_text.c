@@ -142,6 +142,19 @@ put_stack(struct text_ctx *c, uint32_t id)
 		put_frame(c, i, &s->frames[i]);
 }
 
+/* ", in thread 4243" when the stack was not taken on the main thread. */
+static void
+put_thread(struct text_ctx *c, uint32_t id, const char *sep)
+{
+	const struct report_stack *s = report_find_stack(c->r, id);
+
+	if (!s || !s->tid || s->tid == c->r->pid)
+		return;
+	outbuf_puts(&c->ob, sep);
+	outbuf_puts(&c->ob, "in thread ");
+	outbuf_dec(&c->ob, (uint64_t)s->tid);
+}
+
 static void
 put_handle(struct text_ctx *c, uintptr_t h)
 {
@@ -207,15 +220,20 @@ put_misuse(struct text_ctx *c, const struct report_error *e)
 		put_family_note(c, e->family);
 		break;
 	}
+	put_thread(c, e->stack, " ");
 	outbuf_putc(ob, '\n');
 	put_stack(c, e->stack);
 	if (last_release) {
 		outbuf_puts(ob, "  its last release (reference count 1 -> 0) "
-		                "was here:\n");
+		                "was here");
+		put_thread(c, e->last_release_stack, ", ");
+		outbuf_puts(ob, ":\n");
 		put_stack(c, e->last_release_stack);
 	}
 	if (created) {
-		outbuf_puts(ob, "  it was created here:\n");
+		outbuf_puts(ob, "  it was created here");
+		put_thread(c, e->created_stack, ", ");
+		outbuf_puts(ob, ":\n");
 		put_stack(c, e->created_stack);
 	}
 	outbuf_putc(ob, '\n');

@@ -10,8 +10,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A word with this bit set is a Python frame id, not a program counter. */
+/* A word with this bit set (and not bit 62) is a Python frame id, not a
+ * program counter. */
 #define DEPOT_PY_TAG ((uintptr_t)1 << 63)
+/* Both bits: the id of the thread the stack was captured on, last word. */
+#define DEPOT_THREAD_TAG ((uintptr_t)3 << 62)
+#define DEPOT_TAG_MASK ((uintptr_t)3 << 62)
+
+static inline int
+depot_word_is_python(uintptr_t w)
+{
+	return (w & DEPOT_TAG_MASK) == DEPOT_PY_TAG;
+}
 /* A program counter with this bit set is an exact address (a hooked
  * function's entry), not a return address: symbolize it as is, not pc-1. */
 #define DEPOT_EXACT_TAG ((uintptr_t)1 << 62)

@@ -359,19 +359,19 @@ static struct report_frame f_legacy[] = {
 };
 
 static struct report_stack stacks[] = {
-	{ 1, f_create_dog, N_ELEMS(f_create_dog) },
-	{ 2, f_release, N_ELEMS(f_release) },
-	{ 3, f_last_release, N_ELEMS(f_last_release) },
-	{ 4, f_use, N_ELEMS(f_use) },
-	{ 5, f_invalid, N_ELEMS(f_invalid) },
-	{ 6, f_create_owner, N_ELEMS(f_create_owner) },
-	{ 7, f_acquire1, N_ELEMS(f_acquire1) },
-	{ 8, f_acquire2, N_ELEMS(f_acquire2) },
-	{ 9, f_create_cage, N_ELEMS(f_create_cage) },
-	{ 10, f_mismatch, N_ELEMS(f_mismatch) },
-	{ 11, f_cached, N_ELEMS(f_cached) },
-	{ 12, f_legacy, N_ELEMS(f_legacy) },
-	{ 13, NULL, 0 },
+	{ 1, f_create_dog, N_ELEMS(f_create_dog), 0 },
+	{ 2, f_release, N_ELEMS(f_release), 0 },
+	{ 3, f_last_release, N_ELEMS(f_last_release), 4243 },
+	{ 4, f_use, N_ELEMS(f_use), 0 },
+	{ 5, f_invalid, N_ELEMS(f_invalid), 0 },
+	{ 6, f_create_owner, N_ELEMS(f_create_owner), 0 },
+	{ 7, f_acquire1, N_ELEMS(f_acquire1), 0 },
+	{ 8, f_acquire2, N_ELEMS(f_acquire2), 0 },
+	{ 9, f_create_cage, N_ELEMS(f_create_cage), 0 },
+	{ 10, f_mismatch, N_ELEMS(f_mismatch), 0 },
+	{ 11, f_cached, N_ELEMS(f_cached), 0 },
+	{ 12, f_legacy, N_ELEMS(f_legacy), 0 },
+	{ 13, NULL, 0, 0 },
 };
 
 static uintptr_t dogs[] = { 0x55d0c3a0e2b0, 0x55d0c3a0e2d0, 0x55d0c3a0e2f0 };
@@ -559,7 +559,7 @@ static struct report_frame f_hostile[] = {
 	  .line = 3 },
 };
 static struct report_stack hostile_stacks[] = {
-	{ 1, f_hostile, N_ELEMS(f_hostile) },
+	{ 1, f_hostile, N_ELEMS(f_hostile), 0 },
 };
 static struct report_error hostile_errors[] = {
 	{ .kind = KIND_FAMILY_MISMATCH,
@@ -709,9 +709,9 @@ END_TEST
 START_TEST(test_find_stack)
 {
 	struct report r;
-	struct report_stack unsorted[] = { { 9, NULL, 0 },
-		                           { 3, NULL, 0 },
-		                           { 5, NULL, 0 } };
+	struct report_stack unsorted[] = { { 9, NULL, 0, 0 },
+		                           { 3, NULL, 0, 0 },
+		                           { 5, NULL, 0, 0 } };
 
 	model_basic(&r);
 	ck_assert_ptr_eq(report_find_stack(&r, 1), &stacks[0]);

@@ -11,6 +11,9 @@ import sys
 import tempfile
 
 SHIM, PROG, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+import preload as sanitizer_env  # noqa: E402  (tests/preload.py)
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "api_prog.c")
 
 
@@ -23,8 +26,7 @@ def line_of(marker):
 
 
 def run(mode, options="", extra_args=(), env_extra=None, tmp=None):
-    env = dict(os.environ)
-    env["LD_PRELOAD"] = SHIM
+    env = sanitizer_env.environ(SHIM)
     env["REFSAN_OPTIONS"] = options
     env.pop("REFSAN_SPEC", None)
     if env_extra:

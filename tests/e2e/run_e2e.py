@@ -18,6 +18,8 @@ import tempfile
 
 SHIM, LIBZOO, SPEC, BUILD, CASE = sys.argv[1:6]
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+import preload as sanitizer_env  # noqa: E402  (tests/preload.py)
 PY = "/usr/bin/python3"
 
 
@@ -35,7 +37,7 @@ def run(argv, options="", preload=True, spec=SPEC, tmp=None, env_extra=None):
     env.pop("REFSAN_OPTIONS", None)
     env.pop("LD_PRELOAD", None)
     if preload:
-        env["LD_PRELOAD"] = SHIM
+        sanitizer_env.apply(env, SHIM)
         opts = ["spec=" + spec] if spec else []
         if tmp:
             opts.append("json_path=%s/r" % tmp)
@@ -303,7 +305,7 @@ def rtld_next(tmp):
     prog = os.path.join(BUILD, "zoo_plugin")
     for order in ([SHIM, wrap], [wrap, SHIM]):
         p = run([prog, "puts"], tmp=tmp,
-                env_extra={"LD_PRELOAD": " ".join(order)})
+                env_extra={"LD_PRELOAD": sanitizer_env.preload_value(SHIM, order)})
         check(p.returncode == 0 and p.stdout == "wrapped:\nhello\n",
               "RTLD_NEXT from libwrap with LD_PRELOAD=%s" % " ".join(order),
               p)

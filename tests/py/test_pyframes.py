@@ -6,9 +6,11 @@ Runs a small Python program (written to a temporary directory) that calls
 refsan's C API through ctypes or cffi, with SHIM preloaded, under every
 CPython found: /usr/bin/python3 (Debian's, libpython linked into the
 executable), the python3 on PATH when it is another one (pyenv's, with
-libpython3.X.so), python3.12 and python3.13 on PATH, and the interpreters
-listed in $REFSAN_TEST_PYTHONS (colon-separated).  Checks the JSON report
-and the text report.  Exit status 0, 1 on a failure, 77 (skip) when no
+libpython3.X.so), python3.11 to python3.13 on PATH, every version pyenv has
+installed, and those listed in $REFSAN_TEST_PYTHONS (colon-separated).  The
+case "unsupported" wants one older than 3.11 (python3.10 or python3.9 on
+PATH, pyenv's, or $REFSAN_TEST_OLD_PYTHONS).  Checks the JSON report and
+the text report.  Exit status 0, 1 on a failure, 77 (skip) when no
 interpreter could run the case.
 """
 import glob
@@ -175,6 +177,13 @@ def real_python(cmd):
     return os.path.realpath(lines[0]), (int(lines[1]), int(lines[2]))
 
 
+def pyenv_pythons(name="python3"):
+    """The CPythons that pyenv has installed (all of them, not only the
+    selected one), so that every supported layout is tested."""
+    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    return sorted(glob.glob(os.path.join(root, "versions", "*", "bin", name)))
+
+
 def interpreters():
     """Every distinct CPython to test: [(path, (major, minor))]."""
     cands = ["/usr/bin/python3"]
@@ -184,6 +193,7 @@ def interpreters():
             cands.append(w)
     cands += [p for p in os.environ.get("REFSAN_TEST_PYTHONS", "").split(":")
               if p]
+    cands += pyenv_pythons()
     seen, out = set(), []
     for c in cands:
         r = real_python(c) if os.path.exists(c) else None
@@ -391,6 +401,7 @@ CASES = {
 def case_unsupported(tmp):
     """An interpreter older than 3.11: native frames and one warning."""
     olds = [c for c in ("python3.10", "python3.9") if shutil.which(c)]
+    olds += pyenv_pythons()
     olds += [p for p in os.environ.get("REFSAN_TEST_OLD_PYTHONS", "")
              .split(":") if p]
     for c in olds:

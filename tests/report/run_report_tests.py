@@ -13,6 +13,9 @@ import sys
 import tempfile
 
 SHIM, SPEC, PROG, CASE = sys.argv[1:5]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+import preload as sanitizer_env  # noqa: E402  (tests/preload.py)
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "report_prog.c")
 
 
@@ -25,8 +28,7 @@ def line_of(marker):
 
 
 def run(mode, options="", tmp=None):
-    env = dict(os.environ)
-    env["LD_PRELOAD"] = SHIM
+    env = sanitizer_env.environ(SHIM)
     opts = ["spec=" + SPEC]
     if tmp:
         opts.append("json_path=%s/r" % tmp)
