@@ -207,18 +207,25 @@ init_activate(void)
 	static _Atomic int state; /* 0 no, 1 in progress, 2 done, 3 failed */
 	int expected = 0;
 
+	static __thread int activating
+		__attribute__((tls_model("initial-exec")));
+
 	if (atomic_load_explicit(&state, memory_order_acquire) == 2)
 		return true;
+	if (activating)
+		return false; /* this thread's own activation calls back in */
 	if (!atomic_compare_exchange_strong(&state, &expected, 1)) {
 		/* Another thread is activating: wait for it (rare, short). */
 		while ((expected = atomic_load(&state)) == 1)
 			sched_yield();
 		return expected == 2;
 	}
+	activating = 1;
 	if (depot_init(DEPOT_BYTES) != 0 ||
 	    engine_init(refsan_opts.quarantine, refsan_opts.history) != 0) {
 		safe_puts(2, "refsan: error: cannot map memory for the handle table; running untracked\n");
 		atomic_store(&state, 3);
+		activating = 0;
 		return false;
 	}
 	if (unwind_init() != 0)
@@ -230,6 +237,7 @@ init_activate(void)
 	signals_init();
 	atomic_store(&refsan_active, true);
 	atomic_store_explicit(&state, 2, memory_order_release);
+	activating = 0;
 	return true;
 }
 

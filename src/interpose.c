@@ -1332,9 +1332,6 @@ interpose_dlsym(void *handle, const char *name, const char *version)
 	saved_errno = errno;
 	if (refsan_state != INIT_READY && !init_ensure())
 		goto out;
-	/* Another thread may still be mapping the engine: wait for it. */
-	if (!init_activate())
-		goto out;
 	if (!__atomic_load_n(&ispec, __ATOMIC_ACQUIRE))
 		goto out;
 	interpose_rescan();

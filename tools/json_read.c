@@ -656,11 +656,50 @@ json_node_position(const struct json_doc *doc, const struct json_node *n,
 }
 
 void
+json_init(struct json_doc *doc)
+{
+	memset(doc, 0, sizeof(*doc));
+}
+
+void
 json_free(struct json_doc *doc)
 {
 	free(doc->nodes);
 	free(doc->decoded);
 	memset(doc, 0, sizeof(*doc));
+}
+
+size_t
+json_members(const struct json_doc *doc, const struct json_node *obj,
+	     const char *const *keys, size_t nkeys,
+	     const struct json_node **out)
+{
+	size_t lens[32], i, found = 0;
+	uint32_t k;
+
+	for (i = 0; i < nkeys; i++) {
+		out[i] = NULL;
+		lens[i] = i < 32 ? strlen(keys[i]) : 0;
+	}
+	if (!obj || obj->type != JSON_OBJECT || nkeys > 32)
+		return 0;
+	for (k = obj->v.first; k && found < nkeys;
+	     k = doc->nodes[doc->nodes[k].next].next) {
+		const struct json_node *kn = &doc->nodes[k];
+		const char *p = kn->flags & JSON_STR_DECODED
+		                        ? doc->decoded + kn->v.off
+		                        : doc->input + kn->v.off;
+
+		for (i = 0; i < nkeys; i++) {
+			if (!out[i] && kn->len == lens[i] &&
+			    memcmp(p, keys[i], lens[i]) == 0) {
+				out[i] = &doc->nodes[kn->next];
+				found++;
+				break;
+			}
+		}
+	}
+	return found;
 }
 
 int
@@ -672,7 +711,11 @@ json_parse(struct json_doc *doc, const char *buf, size_t len,
 	uint32_t root;
 	int r;
 
-	memset(doc, 0, sizeof(*doc));
+	/* Keep the allocations of an earlier parse: reports are read one
+	 * after another, and fresh memory costs a page fault per page. */
+	doc->nnodes = 0;
+	doc->decoded_len = 0;
+	doc->root = 0;
 	memset(err, 0, sizeof(*err));
 	if (!lim)
 		lim = &def;
@@ -693,7 +736,8 @@ json_parse(struct json_doc *doc, const char *buf, size_t len,
 		goto out;
 	}
 	/* Node 0 stands for "none". */
-	if (!new_node(&ps, JSON_NULL)) {
+	new_node(&ps, JSON_NULL);
+	if (!doc->nnodes) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -723,7 +767,8 @@ out:
 		if (r == -ENOMEM && !err->msg[0])
 			snprintf(err->msg, sizeof(err->msg), "out of memory");
 		json_position(buf, len, err->offset, &err->line, &err->col);
-		json_free(doc);
+		doc->nnodes = 0;
+		doc->decoded_len = 0;
 	}
 	return r;
 }

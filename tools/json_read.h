@@ -76,10 +76,13 @@ struct json_err {
 	char msg[192];
 };
 
+/* An empty document holding no memory. */
+void json_init(struct json_doc *doc);
 /*
- * Parse LEN bytes at BUF into *DOC.  Returns 0, or -EINVAL (syntax,
+ * Parse LEN bytes at BUF into *DOC (initialized with json_init; the memory
+ * of an earlier parse into it is reused).  Returns 0, or -EINVAL (syntax,
  * limits) or -ENOMEM with *err filled; *doc is then empty.  BUF must stay
- * valid while *doc is used.
+ * valid while *doc is used.  json_free releases the memory.
  */
 int json_parse(struct json_doc *doc, const char *buf, size_t len,
 	       const struct json_limits *lim, struct json_err *err);
@@ -100,6 +103,14 @@ bool json_str_eq(const struct json_doc *doc, const struct json_node *n,
 /* The value of member KEY of object OBJ (the first one if repeated). */
 const struct json_node *json_get(const struct json_doc *doc,
 				 const struct json_node *obj, const char *key);
+/*
+ * The values of members KEYS[0..NKEYS) (at most 32) of object OBJ, in one
+ * pass: OUT[i] is the first member named KEYS[i], or NULL.  Returns how
+ * many were found.
+ */
+size_t json_members(const struct json_doc *doc, const struct json_node *obj,
+		    const char *const *keys, size_t nkeys,
+		    const struct json_node **out);
 /* Index of a node (for walking lists). */
 static inline uint32_t
 json_index(const struct json_doc *doc, const struct json_node *n)

@@ -16,7 +16,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "model.h"
@@ -201,6 +205,7 @@ struct model_tables {
 	struct istr *strs;
 	size_t nstrs, cap_strs;
 	struct itable strt, framet, stackt, groupt;
+	struct json_doc doc; /* the report being read */
 	/* per report: its stack ids to the model's */
 	uint32_t *local_key, *local_val;
 	size_t local_cap;
@@ -258,6 +263,7 @@ model_init(struct model *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->t = xcalloc(1, sizeof(*m->t));
+	json_init(&m->t->doc);
 	/* Id 0 of frames and stacks means "none". */
 	GROW(m->frames, m->nframes, m->cap_frames);
 	memset(&m->frames[m->nframes++], 0, sizeof(*m->frames));
@@ -283,6 +289,7 @@ model_free(struct model *m)
 	itable_free(&m->t->framet);
 	itable_free(&m->t->stackt);
 	itable_free(&m->t->groupt);
+	json_free(&m->t->doc);
 	free(m->t->local_key);
 	free(m->t->local_val);
 	free(m->t);
@@ -312,7 +319,36 @@ struct reader {
 	const struct json_doc *doc;
 	const char *name;
 	int pid;
+	/* The members of one object looked up in one pass (prefetch). */
+	const struct json_node *cobj;
+	const char *const *ckeys;
+	size_t nckeys;
+	const struct json_node *cvals[32];
 };
+
+/* Look KEYS up in OBJ at once: frames and errors are read by many
+ * lookups each, and there are millions of them. */
+static void
+prefetch(struct reader *rd, const struct json_node *obj,
+	 const char *const *keys, size_t n)
+{
+	rd->cobj = obj;
+	rd->ckeys = keys;
+	rd->nckeys = n;
+	json_members(rd->doc, obj, keys, n, rd->cvals);
+}
+
+static const struct json_node *
+lookup(struct reader *rd, const struct json_node *obj, const char *key)
+{
+	size_t i;
+
+	if (obj == rd->cobj)
+		for (i = 0; i < rd->nckeys; i++)
+			if (strcmp(rd->ckeys[i], key) == 0)
+				return rd->cvals[i];
+	return json_get(rd->doc, obj, key);
+}
 
 static int __attribute__((format(printf, 3, 4)))
 bad(struct reader *rd, const struct json_node *n, const char *fmt, ...)
@@ -346,7 +382,7 @@ static int
 get_str(struct reader *rd, const struct json_node *obj, const char *key,
 	const char *where, const char **out)
 {
-	const struct json_node *v = json_get(rd->doc, obj, key);
+	const struct json_node *v = lookup(rd, obj, key);
 	const char *s;
 	size_t len;
 
@@ -366,7 +402,7 @@ static int
 get_uint(struct reader *rd, const struct json_node *obj, const char *key,
 	 const char *where, uint64_t def, uint64_t *out)
 {
-	const struct json_node *v = json_get(rd->doc, obj, key);
+	const struct json_node *v = lookup(rd, obj, key);
 
 	*out = def;
 	if (!v || v->type == JSON_NULL)
@@ -385,7 +421,7 @@ static int
 get_int(struct reader *rd, const struct json_node *obj, const char *key,
 	const char *where, int def, int *out)
 {
-	const struct json_node *v = json_get(rd->doc, obj, key);
+	const struct json_node *v = lookup(rd, obj, key);
 
 	*out = def;
 	if (!v || v->type == JSON_NULL)
@@ -408,7 +444,7 @@ static int
 get_bool(struct reader *rd, const struct json_node *obj, const char *key,
 	 const char *where, bool def, bool *out)
 {
-	const struct json_node *v = json_get(rd->doc, obj, key);
+	const struct json_node *v = lookup(rd, obj, key);
 
 	*out = def;
 	if (!v || v->type == JSON_NULL)
@@ -491,10 +527,14 @@ read_frame(struct reader *rd, const struct json_node *fn, uint32_t *out)
 	uint64_t line;
 	uint64_t h;
 
+	static const char *const keys[] = { "python", "function", "file",
+					    "line", "module", "pc", "offset" };
+
 	memset(&f, 0, sizeof(f));
 	if (fn->type != JSON_OBJECT)
 		return bad(rd, fn, "stacks: expected a frame object, got %s",
 			   type_name(fn));
+	prefetch(rd, fn, keys, sizeof(keys) / sizeof(keys[0]));
 	if (get_bool(rd, fn, "python", "frame", false, &f.python) ||
 	    get_str(rd, fn, "function", "frame", &f.function) ||
 	    get_str(rd, fn, "file", "frame", &f.file) ||
@@ -505,10 +545,10 @@ read_frame(struct reader *rd, const struct json_node *fn, uint32_t *out)
 	f.line = (unsigned)line;
 	if (!f.python) {
 		if (get_str(rd, fn, "module", "frame", &f.module) ||
-		    parse_hex(rd, json_get(rd->doc, fn, "pc"), "frame.pc",
-			      &f.pc, NULL) ||
-		    parse_hex(rd, json_get(rd->doc, fn, "offset"),
-			      "frame.offset", &f.offset, &f.has_offset))
+		    parse_hex(rd, lookup(rd, fn, "pc"), "frame.pc", &f.pc,
+			      NULL) ||
+		    parse_hex(rd, lookup(rd, fn, "offset"), "frame.offset",
+			      &f.offset, &f.has_offset))
 			return -1;
 	}
 	/* What identifies a frame from run to run (never pc). */
@@ -754,11 +794,19 @@ read_error(struct reader *rd, const struct json_node *en, bool suppressed,
 	bool created;
 	int k;
 
+	static const char *const keys[] = {
+		"kind", "family", "function", "count", "stack", "refcount",
+		"indirect", "expected_family", "suppressed_by", "handle",
+		"last_release_stack", "created_stack", "handles",
+		"acquire_stacks", "pids"
+	};
+
 	memset(&key, 0, sizeof(key));
 	if (en->type != JSON_OBJECT)
 		return bad(rd, en, "%s: expected an error object, got %s",
 			   where, type_name(en));
-	v = json_get(rd->doc, en, "kind");
+	prefetch(rd, en, keys, sizeof(keys) / sizeof(keys[0]));
+	v = lookup(rd, en, "kind");
 	if (!v || v->type != JSON_STRING)
 		return bad(rd, v ? v : en,
 			   "%s: expected a \"kind\" string in every error",
@@ -796,14 +844,14 @@ read_error(struct reader *rd, const struct json_node *en, bool suppressed,
 		if (get_str(rd, en, "expected_family", where,
 			    &g->expected_family) ||
 		    get_str(rd, en, "suppressed_by", where, &g->suppressed_by) ||
-		    parse_hex(rd, json_get(rd->doc, en, "handle"),
-			      "error.handle", &g->handle, NULL) ||
+		    parse_hex(rd, lookup(rd, en, "handle"), "error.handle",
+			      &g->handle, NULL) ||
 		    get_stack(rd, en, "last_release_stack", where,
 			      &g->last_release_stack) ||
 		    get_stack(rd, en, "created_stack", where,
 			      &g->created_stack))
 			return -1;
-		hs = json_get(rd->doc, en, "handles");
+		hs = lookup(rd, en, "handles");
 		if (hs && hs->type == JSON_ARRAY) {
 			for (i = hs->v.first; i; i = rd->doc->nodes[i].next) {
 				uint64_t hv;
@@ -818,7 +866,7 @@ read_error(struct reader *rd, const struct json_node *en, bool suppressed,
 			return bad(rd, hs, "%s.handles: expected an array, got %s",
 				   where, type_name(hs));
 		}
-		as = json_get(rd->doc, en, "acquire_stacks");
+		as = lookup(rd, en, "acquire_stacks");
 		if (as && as->type == JSON_ARRAY && as->len) {
 			g->acquire_stacks = xcalloc(as->len, sizeof(uint32_t));
 			for (i = as->v.first; i; i = rd->doc->nodes[i].next) {
@@ -835,7 +883,7 @@ read_error(struct reader *rd, const struct json_node *en, bool suppressed,
 			}
 		}
 	}
-	pids = json_get(rd->doc, en, "pids");
+	pids = lookup(rd, en, "pids");
 	if (pids && pids->type == JSON_ARRAY && pids->len) {
 		uint32_t i;
 
@@ -1101,33 +1149,73 @@ model_add_doc(struct model *m, const struct json_doc *doc, const char *name)
 	return 0;
 }
 
+/*
+ * The bytes of PATH: mapped when it is a regular file (no copy; the
+ * kernel fills the pages at once), else read.  *mapped says which.
+ */
+static char *
+load_file(const char *path, size_t *len, bool *mapped)
+{
+	struct stat st;
+	void *p;
+	int fd;
+
+	*mapped = false;
+	if (strcmp(path, "-") != 0) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return NULL;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_size > 0) {
+			if ((uint64_t)st.st_size > MODEL_MAX_FILE_BYTES) {
+				close(fd);
+				errno = EFBIG;
+				return NULL;
+			}
+			p = mmap(NULL, (size_t)st.st_size, PROT_READ,
+				 MAP_PRIVATE | MAP_POPULATE, fd, 0);
+			close(fd);
+			if (p == MAP_FAILED)
+				return NULL;
+			*mapped = true;
+			*len = (size_t)st.st_size;
+			return p;
+		}
+		close(fd);
+	}
+	return read_whole_file(path, MODEL_MAX_FILE_BYTES, len);
+}
+
 int
 model_add_file(struct model *m, const char *path)
 {
 	static const struct json_limits lim = JSON_LIMITS_DEFAULT;
-	struct json_doc doc;
 	struct json_err err;
-	size_t len;
+	size_t len = 0;
+	bool mapped;
 	char *buf;
 	int r;
 
-	buf = read_whole_file(path, MODEL_MAX_FILE_BYTES, &len);
+	buf = load_file(path, &len, &mapped);
 	if (!buf) {
 		cli_error("%s: cannot read the report: %s", path,
 			  errno == EFBIG ? "larger than 1 GiB"
 					 : strerror(errno));
 		return -1;
 	}
-	if (json_parse(&doc, buf, len, &lim, &err)) {
+	/* One document reused for every report: its memory stays mapped. */
+	if (json_parse(&m->t->doc, buf, len, &lim, &err)) {
 		fflush(stdout);
 		fprintf(stderr, "refsan: error: %s:%u:%u: %s\n", path, err.line,
 			err.col, err.msg);
-		free(buf);
-		return -1;
+		r = -1;
+	} else {
+		r = model_add_doc(m, &m->t->doc, path);
 	}
-	r = model_add_doc(m, &doc, path);
-	json_free(&doc);
-	free(buf);
+	if (mapped)
+		munmap(buf, len);
+	else
+		free(buf);
 	return r;
 }
 
@@ -1234,10 +1322,34 @@ model_stack(const struct model *m, uint32_t id, size_t *n)
 	return m->stack_frames + m->stacks[id].first;
 }
 
+/* Whether FILE is the user's code: under the working directory (or
+ * relative, as Python records scripts run by a relative path), and not an
+ * installed package. */
+static bool
+in_checkout(const char *file)
+{
+	static char cwd[4096];
+	static size_t cwdlen;
+	static int ready;
+
+	if (!ready) {
+		ready = 1;
+		if (getcwd(cwd, sizeof(cwd)) && cwd[0] == '/' && cwd[1])
+			cwdlen = strlen(cwd);
+	}
+	if (strstr(file, "/site-packages/") || strstr(file, "/dist-packages/"))
+		return false;
+	if (file[0] != '/')
+		return true;
+	return cwdlen && strncmp(file, cwd, cwdlen) == 0 &&
+	       file[cwdlen] == '/';
+}
+
 const struct mframe *
 model_stack_site_frame(const struct model *m, uint32_t stack,
 		       const char *skip_function)
 {
+	const struct mframe *any = NULL;
 	const uint32_t *ids;
 	size_t n, i = 0;
 
@@ -1249,13 +1361,19 @@ model_stack_site_frame(const struct model *m, uint32_t stack,
 	if (skip_function && m->frames[ids[0]].function &&
 	    strcmp(m->frames[ids[0]].function, skip_function) == 0 && n > 1)
 		i = 1;
+	/* The innermost frame in the user's checkout, else the innermost
+	 * with a source file. */
 	for (; i < n; i++) {
 		const struct mframe *f = &m->frames[ids[i]];
 
-		if (f->file && f->file[0] && f->file[0] != '<')
+		if (!f->file || !f->file[0] || f->file[0] == '<')
+			continue;
+		if (in_checkout(f->file))
 			return f;
+		if (!any)
+			any = f;
 	}
-	return NULL;
+	return any;
 }
 
 const struct mframe *

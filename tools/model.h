@@ -155,9 +155,11 @@ size_t model_counting(const struct model *m);
 const uint32_t *model_stack(const struct model *m, uint32_t id, size_t *n);
 
 /*
- * The frame to point a person at for group G: in its main stack, the first
- * frame with a source file (not "<...>") after the spec'd function's own
- * frame.  NULL when no frame has a file.
+ * The frame to point a person at for group G: in its main stack, after the
+ * spec'd function's own frame, the innermost frame whose source file lies
+ * under the working directory (the checkout, in CI; a relative path counts
+ * too) outside site-packages, else the innermost with a source file (not
+ * "<...>").  NULL when no frame has a file.
  */
 const struct mframe *model_site_frame(const struct model *m,
 				      const struct mgroup *g);

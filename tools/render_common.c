@@ -271,6 +271,14 @@ write_sbuf(int fd, const struct sbuf *b)
 	return 0;
 }
 
+static int
+cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
 void
 model_totals(const struct model *m, struct totals *t)
 {
@@ -298,9 +306,26 @@ model_totals(const struct model *m, struct totals *t)
 		for (i = 0; i < m->ngroups; i++)
 			if (m->groups[i].suppressed)
 				t->suppressed += m->groups[i].npids;
-	for (i = 0; i < m->nprocs; i++)
-		if (m->procs[i].nerrors)
-			t->procs_with_errors++;
+	/* Processes with an error that counts: the union of their pids. */
+	{
+		size_t n = 0, j;
+		int *pids;
+
+		for (i = 0; i < m->ngroups; i++)
+			if (!m->groups[i].known && !m->groups[i].suppressed)
+				n += m->groups[i].npids;
+		pids = xcalloc(n, sizeof(*pids));
+		n = 0;
+		for (i = 0; i < m->ngroups; i++)
+			if (!m->groups[i].known && !m->groups[i].suppressed)
+				for (j = 0; j < m->groups[i].npids; j++)
+					pids[n++] = m->groups[i].pids[j];
+		qsort(pids, n, sizeof(*pids), cmp_int);
+		for (i = 0; i < n; i++)
+			if (!i || pids[i] != pids[i - 1])
+				t->procs_with_errors++;
+		free(pids);
+	}
 }
 
 void
@@ -342,6 +367,9 @@ summary_line(const struct model *m, const struct totals *t, struct sbuf *out)
 	if (t->suppressed)
 		sbuf_printf(out, " (%llu suppressed)",
 			    (unsigned long long)t->suppressed);
+	if (m->nprocs > 1 && !first)
+		sbuf_printf(out, " in %llu of %zu process(es)",
+			    (unsigned long long)t->procs_with_errors, m->nprocs);
 	if (t->known_groups)
 		sbuf_printf(out, " (%llu known error(s) in the baseline, not counted)",
 			    (unsigned long long)t->known_groups);

@@ -9,6 +9,7 @@
  * errors keep their own pids.  Strings go through the shim's JSON string
  * writer (outbuf_json_str), so the output is valid whatever they hold.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "outbuf.h"

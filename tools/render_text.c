@@ -71,9 +71,23 @@ render_text(int fd, const struct model *m)
 		else
 			r = put_group(fd, tb, m, g, &out);
 	}
-	if (leaks && m->final)
+	if (leaks && m->final) {
+		int pid = model_main_pid(m);
+
+		/* The process of the largest leak, rather than one that may
+		 * have had none. */
+		for (i = 0; i < m->norder; i++) {
+			const struct mgroup *g = m->order[i];
+
+			if (g->kind == KIND_LEAK && !g->known &&
+			    !g->suppressed && g->npids) {
+				pid = g->pids[0];
+				break;
+			}
+		}
 		sbuf_printf(&out, "==%d==ERROR: refsan: detected handle leaks\n\n",
-			    model_main_pid(m));
+			    pid);
+	}
 	/* Direct leaks first, then indirect ones (as the shim). */
 	for (pass = 0; pass < 2 && !r; pass++)
 		for (i = 0; i < m->norder && !r; i++) {
@@ -127,11 +141,6 @@ render_text(int fd, const struct model *m)
 						     : "reason unknown");
 		sbuf_puts(&out, "\n");
 	}
-	if (m->nprocs > 1)
-		sbuf_printf(&out,
-			    "refsan: merged %zu report(s); %llu process(es) "
-			    "had errors.\n",
-			    m->nprocs, (unsigned long long)t.procs_with_errors);
 	summary_line(m, &t, &out);
 	if (!r)
 		r = flush_some(fd, &out, true);

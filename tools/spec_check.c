@@ -53,6 +53,54 @@ lib_matches(const struct spec *s, unsigned lib, const char *path,
 	       (real && fnmatch(s->libs[lib].pattern, base_name(real), 0) == 0);
 }
 
+/* Edit distance of A and B (both at most 63 bytes compared). */
+static unsigned
+distance(const char *a, const char *b)
+{
+	unsigned row[64], i, j, la = (unsigned)strlen(a),
+				lb = (unsigned)strlen(b);
+
+	if (la > 63)
+		la = 63;
+	if (lb > 63)
+		lb = 63;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		unsigned prev = row[0], cur;
+
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			cur = row[j];
+			row[j] = a[i - 1] == b[j - 1] ? prev : 1 + prev;
+			if (row[j] > cur + 1)
+				row[j] = cur + 1;
+			if (row[j] > row[j - 1] + 1)
+				row[j] = row[j - 1] + 1;
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+/* The export closest to NAME, when close enough to be a typo. */
+static const char *
+closest(const struct elf_exports *ex, const char *name)
+{
+	const char *best = NULL;
+	unsigned bd = 3, d;
+	size_t i;
+
+	for (i = 0; i < ex->n; i++) {
+		d = distance(name, ex->names[i]);
+		if (d < bd) {
+			bd = d;
+			best = ex->names[i];
+		}
+	}
+	return best;
+}
+
 static int
 check_lib(const struct spec *s, const char *lib)
 {
@@ -99,7 +147,11 @@ check_lib(const struct spec *s, const char *lib)
 			printf("  %-8s %-28s %s", role_names[r->role], r->func,
 			       ok ? "exported" : "MISSING: not exported");
 			if (!ok) {
+				const char *near = closest(&ex, r->func);
+
 				printf(" (%s:%u)", r->file, r->line);
+				if (near)
+					printf("; did you mean %s?", near);
 				missing++;
 			}
 			printf("\n");

@@ -1,0 +1,223 @@
+/*
+ * workloads.c: the C workloads of the benchmarks (bench/run.py), over
+ * libbenchobj (bo_create mallocs 32 bytes).  Built twice: by meson with the
+ * project's compiler (bare, refsan, heaptrack, valgrind) and by run.py with
+ * clang -fsanitize=leak (LeakSanitizer).  Each mode prints "BENCH key=value"
+ * lines that run.py parses; times are CLOCK_MONOTONIC nanoseconds.
+ *
+ *   workloads loop THREADS N K   W1 (K=0), W2 (K>0), W4 (THREADS=2): each
+ *                                thread does N x (p = create(); K x (ref;
+ *                                release); release(p))
+ *   workloads live N EXTRA       W3: N live handles (create), EXTRA more
+ *                                creates at N live, then all released in a
+ *                                random order
+ *   workloads leaks SITES PER    exit report: SITES distinct creation stacks
+ *                                (SITES a power of 10), PER leaked handles
+ *                                each; prints the time of the last create
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void *bo_create(void);
+void bo_ref(void *obj);
+void bo_release(void *obj);
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static long
+rss_kb(void)
+{
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* ---- loop: W1, W2, W4 ---- */
+
+struct job {
+	long n;
+	int k;
+	pthread_barrier_t *start;
+};
+
+static void *
+loop(void *arg)
+{
+	struct job *j = arg;
+	long i;
+	int k;
+
+	if (j->start)
+		pthread_barrier_wait(j->start);
+	for (i = 0; i < j->n; i++) {
+		void *p = bo_create();
+		for (k = 0; k < j->k; k++) {
+			bo_ref(p);
+			bo_release(p);
+		}
+		bo_release(p);
+	}
+	return NULL;
+}
+
+static int
+mode_loop(int threads, long n, int k)
+{
+	pthread_t t[64];
+	pthread_barrier_t start;
+	struct job j = {n, k, NULL};
+	uint64_t t0, t1;
+	int i;
+
+	if (threads < 1 || threads > 64)
+		return 2;
+	if (threads == 1) {
+		t0 = now_ns();
+		loop(&j);
+		t1 = now_ns();
+	} else {
+		pthread_barrier_init(&start, NULL, threads + 1);
+		j.start = &start;
+		for (i = 0; i < threads; i++)
+			pthread_create(&t[i], NULL, loop, &j);
+		pthread_barrier_wait(&start);
+		t0 = now_ns();
+		for (i = 0; i < threads; i++)
+			pthread_join(t[i], NULL);
+		t1 = now_ns();
+	}
+	printf("BENCH loop_ns=%llu\n", (unsigned long long)(t1 - t0));
+	printf("BENCH ops=%ld\n", n * threads);
+	return 0;
+}
+
+/* ---- live: W3 ---- */
+
+static int
+mode_live(long n, long extra)
+{
+	void **h = malloc((size_t)(n + extra) * sizeof(*h));
+	uint64_t x = 0x9e3779b97f4a7c15u, t0, t1, t2, t3;
+	long i, rss0, rss1;
+
+	if (!h)
+		return 2;
+	memset(h, 0, (size_t)(n + extra) * sizeof(*h)); /* touch: not in the delta */
+	rss0 = rss_kb();
+	t0 = now_ns();
+	for (i = 0; i < n; i++)
+		h[i] = bo_create();
+	t1 = now_ns();
+	rss1 = rss_kb();
+	for (i = n; i < n + extra; i++)
+		h[i] = bo_create();
+	t2 = now_ns();
+	/* Fisher-Yates with xorshift64: the same order in every run. */
+	for (i = n + extra - 1; i > 0; i--) {
+		void *tmp;
+		long r;
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		r = (long)(x % (uint64_t)(i + 1));
+		tmp = h[i];
+		h[i] = h[r];
+		h[r] = tmp;
+	}
+	t3 = now_ns();
+	for (i = 0; i < n + extra; i++)
+		bo_release(h[i]);
+	printf("BENCH create_ns=%.1f\n", (double)(t1 - t0) / n);
+	printf("BENCH create_at_live_ns=%.1f\n", extra ? (double)(t2 - t1) / extra : 0.0);
+	printf("BENCH release_ns=%.1f\n", (double)(now_ns() - t3) / (n + extra));
+	printf("BENCH live_rss_kb=%ld\n", rss1 - rss0);
+	printf("BENCH loop_ns=%llu\n", (unsigned long long)(t1 - t0 + now_ns() - t3));
+	free(h);
+	return 0;
+}
+
+/* ---- leaks: the exit report ---- */
+
+/* Ten functions that call one another through a table, DEPTH deep: the
+ * path of a call is the digits of CODE, so 10^DEPTH codes give as many
+ * distinct creation stacks (the return addresses differ per caller). */
+static int per_site;
+static volatile unsigned sink;
+typedef void step_fn(int depth, unsigned code);
+static step_fn *steps[10];
+
+static __attribute__((noinline)) void
+leaf(void)
+{
+	int i;
+
+	for (i = 0; i < per_site; i++) {
+		void *volatile p = bo_create(); /* leaked: not kept anywhere */
+		(void)p;
+	}
+}
+
+#define STEP(k)                                                          \
+	static __attribute__((noinline)) void step##k(int depth, unsigned code) \
+	{                                                                \
+		if (depth == 0)                                          \
+			leaf();                                          \
+		else                                                     \
+			steps[code % 10](depth - 1, code / 10);          \
+		sink += k; /* distinct bodies: no identical-code folding */ \
+		__asm__ volatile("" ::: "memory"); /* no tail call */    \
+	}
+STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7) STEP(8) STEP(9)
+
+static int
+mode_leaks(long sites, int per)
+{
+	step_fn *all[10] = {step0, step1, step2, step3, step4,
+	                    step5, step6, step7, step8, step9};
+	int depth = 0;
+	long s;
+	uint64_t t;
+
+	for (s = 1; s < sites; s *= 10)
+		depth++;
+	memcpy(steps, all, sizeof(all));
+	per_site = per;
+	for (s = 0; s < sites; s++)
+		steps[s % 10](depth - 1, (unsigned)(s / 10));
+	t = now_ns();
+	printf("BENCH last_create_ns=%llu\n", (unsigned long long)t);
+	printf("BENCH leaked=%ld\n", sites * per);
+	fflush(stdout);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc >= 5 && !strcmp(argv[1], "loop"))
+		return mode_loop(atoi(argv[2]), atol(argv[3]), atoi(argv[4]));
+	if (argc >= 4 && !strcmp(argv[1], "live"))
+		return mode_live(atol(argv[2]), atol(argv[3]));
+	if (argc >= 4 && !strcmp(argv[1], "leaks"))
+		return mode_leaks(atol(argv[2]), atoi(argv[3]));
+	fprintf(stderr, "usage: workloads loop THREADS N K | live N EXTRA | leaks SITES PER\n");
+	return 2;
+}
