@@ -36,6 +36,17 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* CPU time of the whole process (every thread): robust when the machine is
+ * busy, where wall time counts the time spent waiting for a core. */
+static uint64_t
+cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static long
 rss_kb(void)
 {
@@ -84,27 +95,32 @@ mode_loop(int threads, long n, int k)
 	pthread_t t[64];
 	pthread_barrier_t start;
 	struct job j = {n, k, NULL};
-	uint64_t t0, t1;
+	uint64_t t0, t1, c0, c1;
 	int i;
 
 	if (threads < 1 || threads > 64)
 		return 2;
 	if (threads == 1) {
 		t0 = now_ns();
+		c0 = cpu_ns();
 		loop(&j);
+		c1 = cpu_ns();
 		t1 = now_ns();
 	} else {
 		pthread_barrier_init(&start, NULL, threads + 1);
 		j.start = &start;
 		for (i = 0; i < threads; i++)
 			pthread_create(&t[i], NULL, loop, &j);
+		c0 = cpu_ns();
 		pthread_barrier_wait(&start);
 		t0 = now_ns();
 		for (i = 0; i < threads; i++)
 			pthread_join(t[i], NULL);
 		t1 = now_ns();
+		c1 = cpu_ns();
 	}
 	printf("BENCH loop_ns=%llu\n", (unsigned long long)(t1 - t0));
+	printf("BENCH loop_cpu_ns=%llu\n", (unsigned long long)(c1 - c0));
 	printf("BENCH ops=%ld\n", n * threads);
 	return 0;
 }
@@ -115,21 +131,26 @@ static int
 mode_live(long n, long extra)
 {
 	void **h = malloc((size_t)(n + extra) * sizeof(*h));
-	uint64_t x = 0x9e3779b97f4a7c15u, t0, t1, t2, t3;
+	uint64_t x = 0x9e3779b97f4a7c15u, t[4], c[4], te, ce;
 	long i, rss0, rss1;
 
 	if (!h)
 		return 2;
 	memset(h, 0, (size_t)(n + extra) * sizeof(*h)); /* touch: not in the delta */
 	rss0 = rss_kb();
-	t0 = now_ns();
+	t[0] = now_ns();
+	c[0] = cpu_ns();
 	for (i = 0; i < n; i++)
 		h[i] = bo_create();
-	t1 = now_ns();
+	c[1] = cpu_ns();
+	t[1] = now_ns();
 	rss1 = rss_kb();
+	t[2] = now_ns();
+	c[2] = cpu_ns();
 	for (i = n; i < n + extra; i++)
 		h[i] = bo_create();
-	t2 = now_ns();
+	c[3] = cpu_ns();
+	t[3] = now_ns();
 	/* Fisher-Yates with xorshift64: the same order in every run. */
 	for (i = n + extra - 1; i > 0; i--) {
 		void *tmp;
@@ -142,14 +163,23 @@ mode_live(long n, long extra)
 		h[i] = h[r];
 		h[r] = tmp;
 	}
-	t3 = now_ns();
+	te = now_ns();
+	ce = cpu_ns();
 	for (i = 0; i < n + extra; i++)
 		bo_release(h[i]);
-	printf("BENCH create_ns=%.1f\n", (double)(t1 - t0) / n);
-	printf("BENCH create_at_live_ns=%.1f\n", extra ? (double)(t2 - t1) / extra : 0.0);
-	printf("BENCH release_ns=%.1f\n", (double)(now_ns() - t3) / (n + extra));
+	ce = cpu_ns() - ce;
+	te = now_ns() - te;
+	printf("BENCH create_ns=%.1f\n", (double)(t[1] - t[0]) / n);
+	printf("BENCH create_cpu_ns=%.1f\n", (double)(c[1] - c[0]) / n);
+	if (extra) {
+		printf("BENCH create_at_live_ns=%.1f\n", (double)(t[3] - t[2]) / extra);
+		printf("BENCH create_at_live_cpu_ns=%.1f\n", (double)(c[3] - c[2]) / extra);
+	}
+	printf("BENCH release_ns=%.1f\n", (double)te / (n + extra));
+	printf("BENCH release_cpu_ns=%.1f\n", (double)ce / (n + extra));
 	printf("BENCH live_rss_kb=%ld\n", rss1 - rss0);
-	printf("BENCH loop_ns=%llu\n", (unsigned long long)(t1 - t0 + now_ns() - t3));
+	printf("BENCH loop_ns=%llu\n", (unsigned long long)(t[1] - t[0] + t[3] - t[2] + te));
+	printf("BENCH loop_cpu_ns=%llu\n", (unsigned long long)(c[1] - c[0] + c[3] - c[2] + ce));
 	free(h);
 	return 0;
 }

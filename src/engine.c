@@ -35,10 +35,27 @@ engine_thread_id_slow(void)
 	return engine_tid_cache;
 }
 
+/*
+ * Sequence numbers come to each thread in blocks of SEQ_BLOCK, so a create
+ * touches no shared cache line.  refsan_checkpoint() bumps the generation;
+ * a thread that sees a new generation drops the rest of its block, so
+ * every create that happens after a checkpoint gets a number above it.
+ */
+#define SEQ_BLOCK 256
+static __thread uint64_t seq_next, seq_end;
+static __thread uint32_t seq_gen_seen;
+/* Live handles: each thread batches its changes to the shared counter
+ * (flushing whenever the peak may move), so the peak stays exact for one
+ * thread and within a few dozen per thread otherwise. */
+#define LIVE_BATCH 64
+static __thread int64_t live_delta;
+
 static struct {
-	_Atomic uint64_t seq;
-	_Atomic uint64_t created, acquired, released, peak_live;
-	_Atomic uint64_t dropped;
+	_Atomic uint64_t seq __attribute__((aligned(64)));
+	_Atomic uint32_t seq_gen __attribute__((aligned(64)));
+	_Atomic int64_t live __attribute__((aligned(64)));
+	_Atomic int64_t peak_live;
+	_Atomic uint64_t dropped __attribute__((aligned(64)));
 	uint64_t fork_mark;
 	struct engine_error *errors;
 	_Atomic size_t nerrors;
@@ -86,18 +103,48 @@ raise_error(struct engine_error *e)
 		engine_on_error(e);
 }
 
-static void
-note_peak(void)
+static uint64_t
+next_seq(void)
 {
-	uint64_t live = handle_table_live();
-	uint64_t peak = atomic_load_explicit(&eng.peak_live,
-					     memory_order_relaxed);
+	uint32_t gen = atomic_load_explicit(&eng.seq_gen, memory_order_acquire);
 
+	if (seq_next == seq_end || gen != seq_gen_seen) {
+		seq_gen_seen = gen;
+		seq_next = atomic_fetch_add_explicit(&eng.seq, SEQ_BLOCK,
+						     memory_order_relaxed) +
+			   1;
+		seq_end = seq_next + SEQ_BLOCK;
+	}
+	return seq_next++;
+}
+
+static void
+live_flush(void)
+{
+	int64_t live = atomic_fetch_add_explicit(&eng.live, live_delta,
+						 memory_order_relaxed) +
+		       live_delta;
+	int64_t peak = atomic_load_explicit(&eng.peak_live,
+					    memory_order_relaxed);
+
+	live_delta = 0;
 	while (live > peak &&
 	       !atomic_compare_exchange_weak_explicit(
 		       &eng.peak_live, &peak, live, memory_order_relaxed,
 		       memory_order_relaxed))
 		;
+}
+
+static inline void
+live_add(int d)
+{
+	live_delta += d;
+	if (live_delta >= LIVE_BATCH || live_delta <= -LIVE_BATCH ||
+	    (d > 0 && atomic_load_explicit(&eng.live, memory_order_relaxed) +
+				      live_delta >
+			      atomic_load_explicit(&eng.peak_live,
+						   memory_order_relaxed)))
+		live_flush();
 }
 
 /* A mismatch only when both sides name families. */
@@ -155,26 +202,20 @@ engine_create(uintptr_t handle, struct engine_call *c)
 		return;
 	if (c->internal) {
 		/* Only moves the count of a handle already live. */
-		if (handle_table_lookup(handle, &info) == HT_OK &&
-		    handle_table_acquire(handle,
-					 engine_stack(c) | HT_EV_INTERNAL,
-					 &info) == HT_OK)
-			atomic_fetch_add_explicit(&eng.acquired, 1,
-						  memory_order_relaxed);
+		if (handle_table_lookup(handle, &info) == HT_OK)
+			handle_table_acquire(handle,
+					     engine_stack(c) | HT_EV_INTERNAL,
+					     &info);
 		return;
 	}
-	seq = atomic_fetch_add_explicit(&eng.seq, 1, memory_order_relaxed) + 1;
+	seq = next_seq();
 	st = handle_table_create(handle, c->family, (uint32_t)seq,
 				 engine_stack(c), &info);
 	switch (st) {
 	case HT_OK:
-		atomic_fetch_add_explicit(&eng.created, 1,
-					  memory_order_relaxed);
-		note_peak();
+		live_add(1);
 		break;
 	case HT_LIVE:
-		atomic_fetch_add_explicit(&eng.acquired, 1,
-					  memory_order_relaxed);
 		break;
 	default:
 		atomic_fetch_add_explicit(&eng.dropped, 1,
@@ -195,8 +236,6 @@ engine_acquire(uintptr_t handle, struct engine_call *c)
 		handle, engine_stack(c) | (c->internal ? HT_EV_INTERNAL : 0),
 		&info);
 	if (st == HT_OK) {
-		atomic_fetch_add_explicit(&eng.acquired, 1,
-					  memory_order_relaxed);
 		if (!c->internal)
 			check_family(&info, c);
 	} else if (!c->internal && (st == HT_DEAD || st == HT_UNKNOWN)) {
@@ -245,9 +284,8 @@ engine_release_end(struct engine_release *r, bool commit)
 		return;
 	memcpy(&hr, &r->token, sizeof(hr));
 	handle_table_release_end(&hr, commit);
-	if (commit)
-		atomic_fetch_add_explicit(&eng.released, 1,
-					  memory_order_relaxed);
+	if (commit && r->state == 2)
+		live_add(-1);
 	r->state = 0;
 }
 
@@ -270,17 +308,31 @@ engine_use(uintptr_t handle, struct engine_call *c)
 uint64_t
 engine_checkpoint(void)
 {
+	/* Every create from now on, in any thread that sees the new
+	 * generation, takes a fresh block above the mark. */
+	uint64_t mark = atomic_fetch_add(&eng.seq, 1) + 1;
+
+	atomic_fetch_add_explicit(&eng.seq_gen, 1, memory_order_release);
+	seq_next = seq_end; /* this thread too, at once */
+	return mark;
+}
+
+uint64_t
+engine_sequence(void)
+{
 	return atomic_load(&eng.seq);
 }
 
 void
 engine_counters(struct engine_counters *out)
 {
-	out->created = atomic_load(&eng.created);
-	out->acquired = atomic_load(&eng.acquired);
-	out->released = atomic_load(&eng.released);
+	int64_t peak;
+
+	live_flush();
+	handle_table_counters(&out->created, &out->acquired, &out->released);
 	out->live = handle_table_live();
-	out->peak_live = atomic_load(&eng.peak_live);
+	peak = atomic_load(&eng.peak_live);
+	out->peak_live = peak > 0 ? (uint64_t)peak : 0;
 	out->errors = atomic_load(&eng.nerrors);
 	out->dropped = atomic_load(&eng.dropped) + handle_table_dropped();
 }
@@ -305,10 +357,11 @@ engine_after_fork_child(void)
 {
 	engine_tid_cache = 0;
 	eng.fork_mark = atomic_load(&eng.seq);
+	seq_next = seq_end; /* numbers above the fork mark from now on */
 	/* The child's counters start from its own work. */
-	atomic_store(&eng.created, 0);
-	atomic_store(&eng.acquired, 0);
-	atomic_store(&eng.released, 0);
+	handle_table_reset_counters();
+	atomic_store(&eng.live, 0);
+	live_delta = 0;
 	atomic_store(&eng.peak_live, 0);
 	atomic_store(&eng.nerrors, 0);
 }

@@ -58,8 +58,11 @@ void engine_release_end(struct engine_release *r, bool commit);
 /* A use: the handle must be live.  Returns true (always forward). */
 bool engine_use(uintptr_t handle, struct engine_call *c);
 
-/* A mark in the event sequence (refsan_checkpoint). */
+/* A mark in the event sequence (refsan_checkpoint): handles created
+ * after it, by any thread, have higher sequence numbers. */
 uint64_t engine_checkpoint(void);
+/* The sequence so far, without making a mark (0: nothing created yet). */
+uint64_t engine_sequence(void);
 
 /* An error found by the engine: a misuse, seen at the moment it happens. */
 enum engine_error_kind {

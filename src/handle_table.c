@@ -80,6 +80,8 @@ struct shard {
 	uint32_t hist_free;     /* free list head */
 	uint32_t hist_used;     /* records handed out from chunks */
 	size_t dropped;
+	/* Counted under the lock: no shared counter on the hot path. */
+	uint64_t created, acquired, released;
 } __attribute__((aligned(64)));
 
 static struct {
@@ -88,7 +90,6 @@ static struct {
 	size_t hist_size;       /* bytes per record */
 	size_t hist_per_chunk;
 	size_t quarantine_per_shard;
-	_Atomic size_t live;
 } table;
 
 static inline uint64_t
@@ -515,7 +516,7 @@ finish_pending(struct shard *s, struct handle_entry *e, uint64_t hash)
 	q_put(s, e, rel, hash);
 	hist_free(s, e->history);
 	slot_delete(s, e);
-	atomic_fetch_sub_explicit(&table.live, 1, memory_order_relaxed);
+	s->released++; /* its release_end will find nothing to commit */
 }
 
 enum ht_status
@@ -539,6 +540,7 @@ handle_table_create(uintptr_t h, unsigned family, uint32_t seq,
 		if ((e->info & RC_MASK) < HT_MAX_REFCOUNT)
 			e->info++;
 		hist_push(s, e, stack);
+		s->acquired++;
 		shard_unlock(s);
 		return HT_LIVE;
 	}
@@ -557,8 +559,8 @@ handle_table_create(uintptr_t h, unsigned family, uint32_t seq,
 	e->info = 1u | ((uint32_t)family << FAMILY_SHIFT);
 	e->history = 0;
 	s->count++;
+	s->created++;
 	shard_unlock(s);
-	atomic_fetch_add_explicit(&table.live, 1, memory_order_relaxed);
 	if (out) {
 		memset(out, 0, sizeof(*out));
 		out->handle = h;
@@ -584,6 +586,7 @@ handle_table_acquire(uintptr_t h, uint32_t stack, struct ht_info *out)
 		if ((e->info & RC_MASK) < HT_MAX_REFCOUNT)
 			e->info++;
 		hist_push(s, e, stack);
+		s->acquired++;
 		st = HT_OK;
 	} else if (e) {
 		fill_info(s, e, out);
@@ -658,14 +661,14 @@ handle_table_release_end(const struct ht_release *r, bool commit)
 			q_put(s, e, HT_EV_STACK(r->stack), hash);
 			hist_free(s, e->history);
 			slot_delete(s, e);
+			s->released++;
 			shard_unlock(s);
-			atomic_fetch_sub_explicit(&table.live, 1,
-						  memory_order_relaxed);
 			return;
 		}
 		e->info &= ~PENDING;
 	} else if (commit) {
 		hist_push(s, e, r->stack | HT_EV_RELEASE);
+		s->released++;
 	} else {
 		e->info++;
 	}
@@ -702,7 +705,43 @@ handle_table_lookup(uintptr_t h, struct ht_info *out)
 size_t
 handle_table_live(void)
 {
-	return atomic_load_explicit(&table.live, memory_order_relaxed);
+	size_t i, n = 0;
+
+	if (!table.shards)
+		return 0;
+	for (i = 0; i < NSHARDS; i++)
+		n += __atomic_load_n(&table.shards[i].count, __ATOMIC_RELAXED);
+	return n;
+}
+
+void
+handle_table_counters(uint64_t *created, uint64_t *acquired,
+		      uint64_t *released)
+{
+	size_t i;
+
+	*created = *acquired = *released = 0;
+	if (!table.shards)
+		return;
+	for (i = 0; i < NSHARDS; i++) {
+		struct shard *s = &table.shards[i];
+		*created += __atomic_load_n(&s->created, __ATOMIC_RELAXED);
+		*acquired += __atomic_load_n(&s->acquired, __ATOMIC_RELAXED);
+		*released += __atomic_load_n(&s->released, __ATOMIC_RELAXED);
+	}
+}
+
+void
+handle_table_reset_counters(void)
+{
+	size_t i;
+
+	if (!table.shards)
+		return;
+	for (i = 0; i < NSHARDS; i++) {
+		struct shard *s = &table.shards[i];
+		s->created = s->acquired = s->released = 0;
+	}
 }
 
 size_t

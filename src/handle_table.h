@@ -76,6 +76,11 @@ void handle_table_release_end(const struct ht_release *r, bool commit);
 enum ht_status handle_table_lookup(uintptr_t h, struct ht_info *out);
 
 size_t handle_table_live(void);
+/* Table operations done: inserts, acquires (and creates of live
+ * handles), committed releases. */
+void handle_table_counters(uint64_t *created, uint64_t *acquired,
+			   uint64_t *released);
+void handle_table_reset_counters(void);
 size_t handle_table_dropped(void);
 /* Bytes mapped and touched for live entries (for the benchmark). */
 size_t handle_table_bytes(void);

@@ -310,7 +310,7 @@ init_final_report(int status)
 		return status;
 	}
 	if (refsan_spec.nrules && atomic_load(&refsan_libs_seen) &&
-	    !engine_checkpoint())
+	    !engine_sequence())
 		safe_puts(2, "refsan: warning: the spec's libraries were loaded but no handle was tracked: check the function names and handle positions in the spec\n");
 	errors = report_final(status);
 	if (errors && status == 0 && refsan_opts.exitcode)

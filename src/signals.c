@@ -71,7 +71,7 @@ fatal_handler(int sig, siginfo_t *info, void *uctx)
 		goto resume;
 	}
 	if (refsan_state == INIT_READY && (int)getpid() == refsan_pid &&
-	    (atomic_load(&refsan_active) || engine_checkpoint())) {
+	    (atomic_load(&refsan_active) || engine_sequence())) {
 		engine_counters(&c);
 		safe_writev_strs(2, "==", safe_utoa((uint64_t)getpid(), a),
 				 "==refsan: the program got a fatal ",

@@ -14,6 +14,8 @@
  * which are ignored, and new error kinds, which still count).
  */
 #include <errno.h>
+#include <sys/types.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
@@ -84,8 +86,18 @@ str_hash(const char *s)
 
 	if (!s)
 		return NULL_STR_HASH;
-	memcpy(&h, s - 8, 8);
+	memcpy(&h, s - 16, 8);
 	return h;
+}
+
+/* The length stored in front of an interned string. */
+static inline size_t
+str_len(const char *s)
+{
+	uint32_t n;
+
+	memcpy(&n, s - 8, 4);
+	return n;
 }
 
 /* ---- arena ---- */
@@ -119,9 +131,15 @@ arena_alloc(struct arena_chunk **head, size_t n)
 
 /* ---- hash tables of indices ---- */
 
+/* A slot: the item's index + 1 (0: empty) and 32 bits of its hash, side
+ * by side, so that a probe costs one cache miss. */
+struct islot {
+	uint32_t idx1;
+	uint32_t tag;
+};
+
 struct itable {
-	uint32_t *slots; /* index + 1; 0: empty */
-	uint64_t *hashes;
+	struct islot *slots;
 	size_t cap, n;
 };
 
@@ -129,24 +147,20 @@ static void
 itable_grow(struct itable *t)
 {
 	size_t cap = t->cap ? t->cap * 2 : 1024, i;
-	uint32_t *slots = xcalloc(cap, sizeof(*slots));
-	uint64_t *hashes = xcalloc(cap, sizeof(*hashes));
+	struct islot *slots = xcalloc(cap, sizeof(*slots));
 
 	for (i = 0; i < t->cap; i++) {
 		size_t j;
 
-		if (!t->slots[i])
+		if (!t->slots[i].idx1)
 			continue;
-		j = t->hashes[i] & (cap - 1);
-		while (slots[j])
+		j = t->slots[i].tag & (cap - 1);
+		while (slots[j].idx1)
 			j = (j + 1) & (cap - 1);
 		slots[j] = t->slots[i];
-		hashes[j] = t->hashes[i];
 	}
 	free(t->slots);
-	free(t->hashes);
 	t->slots = slots;
-	t->hashes = hashes;
 	t->cap = cap;
 }
 
@@ -154,21 +168,22 @@ static void
 itable_free(struct itable *t)
 {
 	free(t->slots);
-	free(t->hashes);
 	memset(t, 0, sizeof(*t));
 }
 
 /*
- * Probe for HASH; EQ(ctx, idx) tells whether item idx is the one.  Returns
- * the item's index or, when absent, UINT32_MAX with *slot the free slot.
+ * Probe for HASH; EQ (an expression of idx) tells whether item idx is the
+ * one.  Returns the item's index or, when absent, UINT32_MAX with *slot
+ * the free slot.
  */
 #define ITABLE_FIND(t, hash, slot, eq)                                         \
 	({                                                                     \
-		size_t j_ = (hash) & ((t)->cap - 1);                           \
+		uint32_t tag_ = (uint32_t)(hash);                              \
+		size_t j_ = tag_ & ((t)->cap - 1);                             \
 		uint32_t found_ = UINT32_MAX;                                  \
-		while ((t)->slots[j_]) {                                       \
-			if ((t)->hashes[j_] == (hash)) {                       \
-				uint32_t idx = (t)->slots[j_] - 1;             \
+		while ((t)->slots[j_].idx1) {                                  \
+			if ((t)->slots[j_].tag == tag_) {                      \
+				uint32_t idx = (t)->slots[j_].idx1 - 1;        \
 				if (eq) {                                      \
 					found_ = idx;                          \
 					break;                                 \
@@ -190,8 +205,8 @@ itable_reserve(struct itable *t)
 static void
 itable_set(struct itable *t, size_t slot, uint64_t hash, uint32_t idx)
 {
-	t->slots[slot] = idx + 1;
-	t->hashes[slot] = hash;
+	t->slots[slot].idx1 = idx + 1;
+	t->slots[slot].tag = (uint32_t)hash;
 	t->n++;
 }
 
@@ -207,7 +222,7 @@ struct model_tables {
 	struct itable strt, framet, stackt, groupt;
 	struct json_doc doc; /* the report being read */
 	/* per report: its stack ids to the model's */
-	uint32_t *local_key, *local_val;
+	uint32_t *local_key, *local_val, *local_tid;
 	size_t local_cap;
 };
 
@@ -228,18 +243,19 @@ intern(struct model *m, const char *s, size_t len)
 			        memcmp(t->strs[idx].s, s, len) == 0);
 	if (i != UINT32_MAX)
 		return t->strs[i].s;
-	p = arena_alloc(&t->arena, 8 + len + 1);
+	p = arena_alloc(&t->arena, 16 + len + 1);
 	memcpy(p, &h, 8);
-	memcpy(p + 8, s, len);
-	p[8 + len] = '\0';
+	memcpy(p + 8, &(uint32_t){ (uint32_t)len }, 4);
+	memcpy(p + 16, s, len);
+	p[16 + len] = '\0';
 	if (t->nstrs == t->cap_strs) {
 		t->cap_strs = t->cap_strs ? t->cap_strs * 2 : 1024;
 		t->strs = xrealloc(t->strs, t->cap_strs * sizeof(*t->strs));
 	}
-	t->strs[t->nstrs].s = p + 8;
+	t->strs[t->nstrs].s = p + 16;
 	t->strs[t->nstrs].len = (uint32_t)len;
 	itable_set(&t->strt, slot, h, (uint32_t)t->nstrs++);
-	return p + 8;
+	return p + 16;
 }
 
 static const char *
@@ -292,6 +308,7 @@ model_free(struct model *m)
 	json_free(&m->t->doc);
 	free(m->t->local_key);
 	free(m->t->local_val);
+	free(m->t->local_tid);
 	free(m->t);
 	for (i = 0; i < m->ngroups; i++) {
 		free(m->groups[i].pids);
@@ -520,51 +537,147 @@ intern_frame(struct model *m, const struct mframe *f)
 	return (uint32_t)m->nframes++;
 }
 
-static int
-read_frame(struct reader *rd, const struct json_node *fn, uint32_t *out)
-{
-	struct mframe f;
-	uint64_t line;
-	uint64_t h;
+/* A frame as the report has it: strings still in the document. */
+struct rawframe {
+	bool python;
+	const char *function, *file, *module; /* NULL: null or absent */
+	size_t function_len, file_len, module_len;
+	unsigned line;
+	uint64_t pc, offset;
+	bool has_offset;
+	uint64_t hash;
+};
 
+static int
+raw_str(struct reader *rd, const struct json_node *v, const char *key,
+	const char **p, size_t *len)
+{
+	*p = NULL;
+	*len = 0;
+	if (!v || v->type == JSON_NULL)
+		return 0;
+	if (v->type != JSON_STRING)
+		return bad(rd, v, "frame.%s: expected a string or null, got %s",
+			   key, type_name(v));
+	*p = json_str(rd->doc, v, len);
+	return 0;
+}
+
+static inline uint64_t
+raw_hash(const char *p, size_t len)
+{
+	return p ? hash_bytes(p, len) : NULL_STR_HASH;
+}
+
+/*
+ * Check frame FN and take its fields, with the content hash that
+ * identifies it from run to run (never the pc): the same value
+ * read_frame's interned frame gets.
+ */
+static int
+scan_frame(struct reader *rd, const struct json_node *fn,
+	   struct rawframe *f)
+{
 	static const char *const keys[] = { "python", "function", "file",
 					    "line", "module", "pc", "offset" };
+	uint64_t line, h;
 
-	memset(&f, 0, sizeof(f));
+	memset(f, 0, sizeof(*f));
 	if (fn->type != JSON_OBJECT)
 		return bad(rd, fn, "stacks: expected a frame object, got %s",
 			   type_name(fn));
 	prefetch(rd, fn, keys, sizeof(keys) / sizeof(keys[0]));
-	if (get_bool(rd, fn, "python", "frame", false, &f.python) ||
-	    get_str(rd, fn, "function", "frame", &f.function) ||
-	    get_str(rd, fn, "file", "frame", &f.file) ||
+	if (get_bool(rd, fn, "python", "frame", false, &f->python) ||
+	    raw_str(rd, rd->cvals[1], "function", &f->function,
+		    &f->function_len) ||
+	    raw_str(rd, rd->cvals[2], "file", &f->file, &f->file_len) ||
 	    get_uint(rd, fn, "line", "frame", 0, &line))
 		return -1;
-	if (line > UINT32_MAX)
-		line = 0;
-	f.line = (unsigned)line;
-	if (!f.python) {
-		if (get_str(rd, fn, "module", "frame", &f.module) ||
-		    parse_hex(rd, lookup(rd, fn, "pc"), "frame.pc", &f.pc,
-			      NULL) ||
-		    parse_hex(rd, lookup(rd, fn, "offset"), "frame.offset",
-			      &f.offset, &f.has_offset))
-			return -1;
-	}
-	/* What identifies a frame from run to run (never pc). */
-	h = hash_combine(f.python ? 0x7079 : 0x6e6174, str_hash(f.function));
-	h = hash_combine(h, str_hash(f.file));
-	h = hash_combine(h, f.line);
-	h = hash_combine(h, str_hash(f.module));
-	if (!f.function && !f.file) {
-		h = hash_combine(h, f.offset);
-		h = hash_combine(h, f.has_offset);
+	f->line = line > UINT32_MAX ? 0 : (unsigned)line;
+	if (!f->python &&
+	    (raw_str(rd, rd->cvals[4], "module", &f->module, &f->module_len) ||
+	     parse_hex(rd, rd->cvals[5], "frame.pc", &f->pc, NULL) ||
+	     parse_hex(rd, rd->cvals[6], "frame.offset", &f->offset,
+		       &f->has_offset)))
+		return -1;
+	h = hash_combine(f->python ? 0x7079 : 0x6e6174,
+			 raw_hash(f->function, f->function_len));
+	h = hash_combine(h, raw_hash(f->file, f->file_len));
+	h = hash_combine(h, f->line);
+	h = hash_combine(h, raw_hash(f->module, f->module_len));
+	if (!f->function && !f->file) {
+		h = hash_combine(h, f->offset);
+		h = hash_combine(h, f->has_offset);
 	} else {
-		f.has_offset = f.has_offset && f.module;
+		f->has_offset = f->has_offset && f->module;
 	}
-	f.hash = h;
-	*out = intern_frame(rd->m, &f);
+	f->hash = h;
 	return 0;
+}
+
+static inline bool
+same_str(const char *interned, const char *p, size_t len)
+{
+	if (!interned || !p)
+		return !interned && !p;
+	return str_len(interned) == len && memcmp(interned, p, len) == 0;
+}
+
+/* Whether model frame MF is the frame F describes. */
+static bool
+frame_is(const struct mframe *mf, const struct rawframe *f)
+{
+	return mf->hash == f->hash && mf->python == f->python &&
+	       mf->line == f->line &&
+	       same_str(mf->function, f->function, f->function_len) &&
+	       same_str(mf->file, f->file, f->file_len) &&
+	       same_str(mf->module, f->module, f->module_len) &&
+	       (f->function || f->file ||
+		(mf->offset == f->offset && mf->has_offset == f->has_offset));
+}
+
+static uint32_t
+frame_from_raw(struct model *m, const struct rawframe *rf)
+{
+	struct mframe f;
+
+	memset(&f, 0, sizeof(f));
+	f.python = rf->python;
+	f.function = rf->function ? intern(m, rf->function, rf->function_len)
+				  : NULL;
+	f.file = rf->file ? intern(m, rf->file, rf->file_len) : NULL;
+	f.module = rf->module ? intern(m, rf->module, rf->module_len) : NULL;
+	f.line = rf->line;
+	f.pc = rf->pc;
+	f.offset = rf->offset;
+	f.has_offset = rf->has_offset;
+	f.hash = rf->hash;
+	return intern_frame(m, &f);
+}
+
+/* The model's stack made of frames F[0..N) with content hash H, or 0. */
+static uint32_t
+find_stack(struct model *m, const struct rawframe *f, size_t n, uint64_t h)
+{
+	struct model_tables *t = m->t;
+	size_t slot, j;
+	uint32_t i;
+
+	if (!t->stackt.cap)
+		return 0;
+	i = ITABLE_FIND(&t->stackt, h, &slot, ({
+				bool eq_ = m->stacks[idx].hash == h &&
+				           m->stacks[idx].nframes == n;
+				for (j = 0; eq_ && j < n; j++)
+					eq_ = frame_is(
+					        &m->frames[m->stack_frames
+					                           [m->stacks[idx]
+					                                    .first +
+					                            j]],
+					        &f[j]);
+				eq_;
+			}));
+	return i == UINT32_MAX ? 0 : i;
 }
 
 static uint32_t
@@ -610,8 +723,10 @@ local_reset(struct model_tables *t, size_t n)
 	if (cap > t->local_cap) {
 		free(t->local_key);
 		free(t->local_val);
+		free(t->local_tid);
 		t->local_key = xmalloc(cap * sizeof(*t->local_key));
 		t->local_val = xmalloc(cap * sizeof(*t->local_val));
+		t->local_tid = xmalloc(cap * sizeof(*t->local_tid));
 		t->local_cap = cap;
 	}
 	memset(t->local_key, 0, t->local_cap * sizeof(*t->local_key));
@@ -626,25 +741,45 @@ local_slot(struct model_tables *t, uint32_t key, bool *found)
 	while (t->local_key[j] && t->local_key[j] != key)
 		j = (j + 1) & (t->local_cap - 1);
 	*found = t->local_key[j] == key;
+	if (!*found)
+		t->local_tid[j] = 0;
 	t->local_key[j] = key;
 	return &t->local_val[j];
+}
+
+/* The slot of the report's stack id KEY, or -1. */
+static ssize_t
+local_index(const struct model_tables *t, uint32_t key)
+{
+	size_t j;
+
+	if (!t->local_cap || !key)
+		return -1;
+	j = mix64(key) & (t->local_cap - 1);
+	while (t->local_key[j]) {
+		if (t->local_key[j] == key)
+			return (ssize_t)j;
+		j = (j + 1) & (t->local_cap - 1);
+	}
+	return -1;
 }
 
 /* The model's stack for the report's id KEY, 0 when it has none. */
 static uint32_t
 local_find(const struct model_tables *t, uint32_t key)
 {
-	size_t j;
+	ssize_t j = local_index(t, key);
 
-	if (!t->local_cap || !key)
-		return 0;
-	j = mix64(key) & (t->local_cap - 1);
-	while (t->local_key[j]) {
-		if (t->local_key[j] == key)
-			return t->local_val[j];
-		j = (j + 1) & (t->local_cap - 1);
-	}
-	return 0;
+	return j < 0 ? 0 : t->local_val[j];
+}
+
+/* The thread the report's stack KEY was captured on, 0 unknown. */
+static int
+local_thread(const struct model_tables *t, uint32_t key)
+{
+	ssize_t j = local_index(t, key);
+
+	return j < 0 ? 0 : (int)t->local_tid[j];
 }
 
 static int
@@ -652,6 +787,7 @@ read_stacks(struct reader *rd, const struct json_node *root)
 {
 	const struct json_node *st = json_get(rd->doc, root, "stacks");
 	struct model_tables *t = rd->m->t;
+	struct rawframe *raw = NULL;
 	uint32_t *ids = NULL;
 	size_t cap = 0;
 	uint32_t k;
@@ -694,37 +830,88 @@ read_stacks(struct reader *rd, const struct json_node *root)
 		if (fr->len > cap) {
 			cap = fr->len;
 			ids = xrealloc(ids, cap * sizeof(*ids));
+			raw = xrealloc(raw, cap * sizeof(*raw));
 		}
 		for (f = fr->v.first; f; f = rd->doc->nodes[f].next) {
-			if (read_frame(rd, &rd->doc->nodes[f], &ids[n]))
+			if (scan_frame(rd, &rd->doc->nodes[f], &raw[n]))
 				goto out;
-			h = hash_combine(h, rd->m->frames[ids[n]].hash);
+			h = hash_combine(h, raw[n].hash);
 			n++;
 		}
 		val = local_slot(t, (uint32_t)id, &found);
 		/* A repeated id keeps its first stack. */
-		if (!found)
+		if (found)
+			continue;
+		/* Most stacks were seen in an earlier report: found by
+		 * content, nothing is interned. */
+		*val = find_stack(rd->m, raw, n, h);
+		if (!*val) {
+			for (i = 0; i < n; i++)
+				ids[i] = frame_from_raw(rd->m, &raw[i]);
 			*val = intern_stack(rd->m, ids, n, h);
+		}
+	}
+	/* "stack_threads": {"ID": TID}, the thread of each stack. */
+	st = json_get(rd->doc, root, "stack_threads");
+	if (st && st->type == JSON_OBJECT) {
+		for (k = st->v.first; k;
+		     k = rd->doc->nodes[rd->doc->nodes[k].next].next) {
+			const struct json_node *kn = &rd->doc->nodes[k];
+			const struct json_node *tv = &rd->doc->nodes[kn->next];
+			const char *s;
+			size_t len, i;
+			uint64_t id = 0;
+			ssize_t j;
+
+			s = json_str(rd->doc, kn, &len);
+			for (i = 0; i < len && i < 10 && s[i] >= '0' &&
+			            s[i] <= '9';
+			     i++)
+				id = id * 10 + (uint64_t)(s[i] - '0');
+			if (tv->type != JSON_NUMBER ||
+			    !(tv->flags & JSON_NUM_UINT) || tv->v.u > INT32_MAX) {
+				bad(rd, tv,
+				    "stack_threads: expected thread ids, got %s",
+				    type_name(tv));
+				goto out;
+			}
+			if (i != len || id > UINT32_MAX)
+				continue;
+			j = local_index(t, (uint32_t)id);
+			if (j >= 0)
+				t->local_tid[j] = (uint32_t)tv->v.u;
+		}
+	} else if (st && st->type != JSON_NULL) {
+		bad(rd, st, "stack_threads: expected an object, got %s",
+		    type_name(st));
+		goto out;
 	}
 	r = 0;
 out:
 	free(ids);
+	free(raw);
 	return r;
 }
 
-/* A stack id member: the model's id, 0 for none (or unknown ids). */
+/* A stack id member: the model's id, 0 for none (or unknown ids), and
+ * the thread it was captured on (TID may be NULL). */
 static int
 get_stack(struct reader *rd, const struct json_node *obj, const char *key,
-	  const char *where, uint32_t *out)
+	  const char *where, uint32_t *out, int *tid)
 {
 	uint64_t id;
 
 	*out = 0;
+	if (tid)
+		*tid = 0;
 	if (get_uint(rd, obj, key, where, 0, &id))
 		return -1;
 	/* An id missing from "stacks" means no stack recorded (schema). */
-	if (id <= UINT32_MAX)
+	if (id <= UINT32_MAX) {
 		*out = local_find(rd->m->t, (uint32_t)id);
+		if (tid)
+			*tid = local_thread(rd->m->t, (uint32_t)id);
+	}
 	return 0;
 }
 
@@ -815,7 +1002,7 @@ read_error(struct reader *rd, const struct json_node *en, bool suppressed,
 	    get_str(rd, en, "family", where, &key.family) ||
 	    get_str(rd, en, "function", where, &key.function) ||
 	    get_uint(rd, en, "count", where, 1, &key.count) ||
-	    get_stack(rd, en, "stack", where, &key.stack))
+	    get_stack(rd, en, "stack", where, &key.stack, &key.stack_tid))
 		return -1;
 	key.kind = KIND_COUNT;
 	for (k = 0; k < KIND_COUNT; k++)
@@ -847,9 +1034,9 @@ read_error(struct reader *rd, const struct json_node *en, bool suppressed,
 		    parse_hex(rd, lookup(rd, en, "handle"), "error.handle",
 			      &g->handle, NULL) ||
 		    get_stack(rd, en, "last_release_stack", where,
-			      &g->last_release_stack) ||
+			      &g->last_release_stack, &g->last_release_tid) ||
 		    get_stack(rd, en, "created_stack", where,
-			      &g->created_stack))
+			      &g->created_stack, &g->created_tid))
 			return -1;
 		hs = lookup(rd, en, "handles");
 		if (hs && hs->type == JSON_ARRAY) {
@@ -1040,7 +1227,7 @@ int
 model_add_doc(struct model *m, const struct json_doc *doc, const char *name)
 {
 	const struct json_node *root = json_node(doc, doc->root), *v;
-	struct reader rd = { m, doc, name, 0 };
+	struct reader rd = { .m = m, .doc = doc, .name = name };
 	uint64_t schema, counted = 0, c;
 	const char **specs;
 	size_t nspecs, i;
@@ -1186,36 +1373,170 @@ load_file(const char *path, size_t *len, bool *mapped)
 	return read_whole_file(path, MODEL_MAX_FILE_BYTES, len);
 }
 
+/* One report read and parsed, waiting to be merged. */
+struct loaded {
+	char *buf;
+	size_t len;
+	bool mapped;
+	struct json_doc doc; /* reused from report to report */
+	int read_errno;      /* 0, or why the file could not be read */
+	bool parse_failed;
+	struct json_err jerr;
+};
+
+static void
+load_and_parse(struct loaded *l, const char *path)
+{
+	static const struct json_limits lim = JSON_LIMITS_DEFAULT;
+
+	l->read_errno = 0;
+	l->parse_failed = false;
+	l->buf = load_file(path, &l->len, &l->mapped);
+	if (!l->buf) {
+		l->read_errno = errno ? errno : EIO;
+		return;
+	}
+	l->parse_failed = json_parse(&l->doc, l->buf, l->len, &lim,
+				     &l->jerr) != 0;
+}
+
+static void
+unload(struct loaded *l)
+{
+	if (l->buf && l->mapped)
+		munmap(l->buf, l->len);
+	else
+		free(l->buf);
+	l->buf = NULL;
+}
+
+/* Merge a loaded report; messages as model_add_file's. */
+static int
+merge_loaded(struct model *m, struct loaded *l, const char *path)
+{
+	if (l->read_errno) {
+		cli_error("%s: cannot read the report: %s", path,
+			  l->read_errno == EFBIG ? "larger than 1 GiB"
+						 : strerror(l->read_errno));
+		return -1;
+	}
+	if (l->parse_failed) {
+		fflush(stdout);
+		fprintf(stderr, "refsan: error: %s:%u:%u: %s\n", path,
+			l->jerr.line, l->jerr.col, l->jerr.msg);
+		return -1;
+	}
+	return model_add_doc(m, &l->doc, path);
+}
+
 int
 model_add_file(struct model *m, const char *path)
 {
-	static const struct json_limits lim = JSON_LIMITS_DEFAULT;
-	struct json_err err;
-	size_t len = 0;
-	bool mapped;
-	char *buf;
+	struct loaded l;
 	int r;
 
-	buf = load_file(path, &len, &mapped);
-	if (!buf) {
-		cli_error("%s: cannot read the report: %s", path,
-			  errno == EFBIG ? "larger than 1 GiB"
-					 : strerror(errno));
-		return -1;
+	memset(&l, 0, sizeof(l));
+	l.doc = m->t->doc; /* one document reused for every report */
+	load_and_parse(&l, path);
+	r = merge_loaded(m, &l, path);
+	m->t->doc = l.doc;
+	unload(&l);
+	return r;
+}
+
+/*
+ * Reading and parsing the next report overlaps with merging this one: a
+ * thread loads report i + 1 into the other of two buffers while the
+ * caller's thread merges report i (the merge itself stays in one thread,
+ * in order).
+ */
+struct pipeline {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *const *paths;
+	size_t n, produced, consumed;
+	bool stop;
+	struct loaded slot[2];
+};
+
+static void *
+loader(void *arg)
+{
+	struct pipeline *pl = arg;
+	size_t i;
+
+	for (i = 0; i < pl->n; i++) {
+		bool stop;
+
+		pthread_mutex_lock(&pl->mu);
+		while (i >= pl->consumed + 2 && !pl->stop)
+			pthread_cond_wait(&pl->cv, &pl->mu);
+		stop = pl->stop;
+		pthread_mutex_unlock(&pl->mu);
+		if (stop)
+			break;
+		load_and_parse(&pl->slot[i % 2], pl->paths[i]);
+		pthread_mutex_lock(&pl->mu);
+		pl->produced = i + 1;
+		pthread_cond_broadcast(&pl->cv);
+		pthread_mutex_unlock(&pl->mu);
 	}
-	/* One document reused for every report: its memory stays mapped. */
-	if (json_parse(&m->t->doc, buf, len, &lim, &err)) {
-		fflush(stdout);
-		fprintf(stderr, "refsan: error: %s:%u:%u: %s\n", path, err.line,
-			err.col, err.msg);
-		r = -1;
-	} else {
-		r = model_add_doc(m, &m->t->doc, path);
+	return NULL;
+}
+
+int
+model_add_files(struct model *m, char *const *paths, size_t n,
+		bool keep_going)
+{
+	struct pipeline pl;
+	pthread_t th;
+	size_t i;
+	int r = 0;
+
+	if (n < 2) {
+		for (i = 0; i < n; i++)
+			if (model_add_file(m, paths[i]))
+				r = -1;
+		return r;
 	}
-	if (mapped)
-		munmap(buf, len);
-	else
-		free(buf);
+	memset(&pl, 0, sizeof(pl));
+	pthread_mutex_init(&pl.mu, NULL);
+	pthread_cond_init(&pl.cv, NULL);
+	pl.paths = paths;
+	pl.n = n;
+	if (pthread_create(&th, NULL, loader, &pl)) {
+		for (i = 0; i < n; i++)
+			if (model_add_file(m, paths[i]) && !keep_going)
+				return -1;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		struct loaded *l = &pl.slot[i % 2];
+
+		pthread_mutex_lock(&pl.mu);
+		while (pl.produced <= i)
+			pthread_cond_wait(&pl.cv, &pl.mu);
+		pthread_mutex_unlock(&pl.mu);
+		if (merge_loaded(m, l, paths[i]))
+			r = -1;
+		unload(l);
+		pthread_mutex_lock(&pl.mu);
+		pl.consumed = i + 1;
+		if (r && !keep_going)
+			pl.stop = true;
+		pthread_cond_broadcast(&pl.cv);
+		pthread_mutex_unlock(&pl.mu);
+		if (r && !keep_going)
+			break;
+	}
+	pthread_join(th, NULL);
+	/* A report loaded but never merged (stopped early). */
+	unload(&pl.slot[0]);
+	unload(&pl.slot[1]);
+	json_free(&pl.slot[0].doc);
+	json_free(&pl.slot[1].doc);
+	pthread_mutex_destroy(&pl.mu);
+	pthread_cond_destroy(&pl.cv);
 	return r;
 }
 

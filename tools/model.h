@@ -62,6 +62,10 @@ struct mgroup {
 	uint32_t stack;        /* model stack ids, 0: none */
 	uint32_t last_release_stack;
 	uint32_t created_stack;
+	int stack_tid;         /* threads the stacks were captured on (as
+				  the first report has them), 0: unknown */
+	int last_release_tid;
+	int created_tid;
 	uint32_t *acquire_stacks;
 	unsigned nacquire_stacks;
 	int *pids;             /* sorted, unique after model_finish() */
@@ -134,6 +138,13 @@ void model_free(struct model *m);
  * unusable for output but may be freed.
  */
 int model_add_file(struct model *m, const char *path);
+/*
+ * Add the reports at PATHS[0..N), in that order, reading and parsing the
+ * next while merging one.  Stops at the first fault unless KEEP_GOING;
+ * -1 when any report could not be added (messages printed).
+ */
+int model_add_files(struct model *m, char *const *paths, size_t n,
+		    bool keep_going);
 /* Add a parsed report; NAME for messages. */
 int model_add_doc(struct model *m, const struct json_doc *doc,
 		  const char *name);

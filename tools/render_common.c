@@ -49,6 +49,14 @@ text_blocks_free(struct text_blocks *tb)
 	free(tb);
 }
 
+/* model_to_report lists stack i at index i - 1. */
+static void
+set_tid(struct text_blocks *tb, uint32_t id, int tid)
+{
+	if (id && id <= tb->mr.r.nstacks && tb->mr.r.stacks[id - 1].id == id)
+		tb->mr.r.stacks[id - 1].tid = tid;
+}
+
 int
 text_block(struct text_blocks *tb, const struct mgroup *g, struct sbuf *out)
 {
@@ -65,7 +73,15 @@ text_block(struct text_blocks *tb, const struct mgroup *g, struct sbuf *out)
 	tb->mr.r.pid = g->npids ? g->pids[0] : model_main_pid(tb->m);
 	if (ftruncate(tb->fd, 0) || lseek(tb->fd, 0, SEEK_SET))
 		return -errno;
+	/* The threads of this group's stacks ("in thread N"): stacks are
+	 * shared by groups, threads belong to one process's report. */
+	set_tid(tb, g->stack, g->stack_tid);
+	set_tid(tb, g->last_release_stack, g->last_release_tid);
+	set_tid(tb, g->created_stack, g->created_tid);
 	err = report_write_text_error(tb->fd, &tb->mr.r, &e);
+	set_tid(tb, g->stack, 0);
+	set_tid(tb, g->last_release_stack, 0);
+	set_tid(tb, g->created_stack, 0);
 	if (err)
 		return err;
 	end = lseek(tb->fd, 0, SEEK_CUR);

@@ -236,7 +236,33 @@ put_stacks(struct outbuf *ob, const struct model *m)
 		}
 		outbuf_puts(ob, j ? "\n    ]" : "]");
 	}
-	outbuf_puts(ob, first ? "}\n" : "\n  }\n");
+	outbuf_puts(ob, first ? "},\n" : "\n  },\n");
+	/* The thread of each stack, as the first report naming it with the
+	 * group that comes first had it. */
+	memset(used, 0, m->nstacks ? m->nstacks : 1);
+	outbuf_puts(ob, "  ");
+	key(ob, "stack_threads");
+	outbuf_putc(ob, '{');
+	first = true;
+	for (i = 0; i < m->norder; i++) {
+		const struct mgroup *g = m->order[i];
+		const uint32_t ids[3] = { g->stack, g->last_release_stack,
+					  g->created_stack };
+		const int tids[3] = { g->stack_tid, g->last_release_tid,
+				      g->created_tid };
+
+		for (j = 0; j < 3; j++) {
+			if (!ids[j] || !tids[j] || used[ids[j]])
+				continue;
+			used[ids[j]] = 1;
+			outbuf_puts(ob, first ? "\"" : ", \"");
+			first = false;
+			outbuf_dec(ob, ids[j]);
+			outbuf_puts(ob, "\": ");
+			outbuf_dec(ob, (uint64_t)tids[j]);
+		}
+	}
+	outbuf_puts(ob, "}\n");
 	free(used);
 }
 

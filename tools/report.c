@@ -219,9 +219,8 @@ cmd_report(int argc, char **argv)
 	}
 	model_init(&m);
 	model_init(&base);
-	for (i = 0; i < nfiles; i++)
-		if (model_add_file(&m, files[i]))
-			goto free_models;
+	if (model_add_files(&m, files, nfiles, false))
+		goto free_models;
 	model_finish(&m);
 	if (baseline) {
 		if (model_add_file(&base, baseline))

@@ -800,9 +800,14 @@ cmd_run(int argc, char **argv)
 	/* Merge what every process wrote. */
 	reports = list_reports(dir, prefix, old, nold, &nreports, true);
 	model_init(&m);
-	for (i = 0; i < nreports; i++)
-		if (model_add_file(&m, reports[i].path))
-			bad_report = true;
+	{
+		char **paths = xcalloc(nreports, sizeof(*paths));
+
+		for (i = 0; i < nreports; i++)
+			paths[i] = reports[i].path;
+		bad_report = model_add_files(&m, paths, nreports, true) != 0;
+		free(paths);
+	}
 	model_finish(&m);
 	if (m.nprocs) {
 		fflush(stdout);
