@@ -30,8 +30,9 @@ spread is their min-max.
 Times are CPU time (user + system, every thread) unless the column says
 wall: a busy machine stretches wall time by the time a process waits for a
 core, which says nothing of the tool.  W4 (throughput of two threads) and
-the EXIT time are wall times.  Peak RSS is ru_maxrss from wait4 (for
-heaptrack: the largest of the program and heaptrack's own interpreter).
+the EXIT time are wall times.  Peak RSS is GNU time's %M (for heaptrack:
+the largest of the program and heaptrack's own interpreter; a floor near
+1 MiB, time's own).
 
 Never part of `meson test`.  The raw numbers go to --json for before/after
 comparisons.
@@ -119,7 +120,18 @@ def run_once(ctx, tool, argv, ok_status=(0,), extra_opts=""):
     argv, env = command(ctx, tool, argv, extra_opts)
     out = os.path.join(ctx.scratch, "out")
     err = os.path.join(ctx.scratch, "err")
-    wall, cpu, rss, status, end = spawn(argv, env, out, err)
+    rssf = os.path.join(ctx.scratch, "rss")
+    # ru_maxrss of a child spawned from Python starts at Python's own RSS
+    # (exec keeps the high-water mark of the image it replaces): the small
+    # /usr/bin/time in between puts that floor near 1 MiB.
+    timer = ["/usr/bin/time", "-f", "%M", "-o", rssf] if ctx.gnu_time else []
+    wall, cpu, rss, status, end = spawn(timer + argv, env, out, err)
+    if ctx.gnu_time:
+        try:
+            with open(rssf) as f:
+                rss = int(f.read().strip().splitlines()[-1])
+        except (OSError, ValueError, IndexError):
+            pass
     m = {"proc_wall_s": wall, "proc_cpu_s": cpu, "maxrss_kb": rss,
          "status": status, "end_ns": end}
     with open(out, errors="replace") as f:
@@ -509,6 +521,10 @@ def main():
     ctx.startup_batch = 20
     ctx.startup_batch_slow = 2
     reps = a.reps or (2 if a.quick else 5)
+    ctx.gnu_time = os.access("/usr/bin/time", os.X_OK)
+    if not ctx.gnu_time:
+        print("bench: no /usr/bin/time (apt-get install time): peak RSS includes "
+              "Python's own, about 10 MiB", file=sys.stderr)
     for p in (ctx.shim, ctx.workloads, ctx.libbenchobj):
         if not os.path.exists(p):
             die("no %s: build first (meson setup %s && ninja -C %s)" % (p, a.build, a.build))

@@ -112,14 +112,12 @@ void
 refsan_handle_released(const void *handle)
 {
 	struct engine_call c;
-	struct engine_release r;
 
 	if (!api_enter())
 		return;
 	api_call(&c, "refsan_handle_released", SKIP_API);
 	c.stack = capture_api(&c);
-	if (engine_release_begin((uintptr_t)handle, &c, &r))
-		engine_release_end(&r, true);
+	engine_release((uintptr_t)handle, &c);
 	guard_exit();
 }
 

@@ -275,6 +275,32 @@ engine_release_begin(uintptr_t handle, struct engine_call *c,
 	return true;
 }
 
+bool
+engine_release(uintptr_t handle, struct engine_call *c)
+{
+	struct ht_info info;
+	enum ht_status st;
+
+	if (!handle)
+		return true;
+	st = handle_table_release(
+		handle, engine_stack(c) | (c->internal ? HT_EV_INTERNAL : 0),
+		&info);
+	if (st == HT_OK) {
+		if (info.refcount <= 1)
+			live_add(-1);
+		if (!c->internal)
+			check_family(&info, c);
+		return true;
+	}
+	if (c->internal)
+		return true;
+	dead_handle(EE_DOUBLE_RELEASE, st, &info, c);
+	if (st == HT_DEAD)
+		return refsan_opts.forward_double_release;
+	return true;
+}
+
 void
 engine_release_end(struct engine_release *r, bool commit)
 {

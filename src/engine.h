@@ -54,6 +54,9 @@ void engine_acquire(uintptr_t handle, struct engine_call *c);
  */
 bool engine_release_begin(uintptr_t handle, struct engine_call *c,
 			  struct engine_release *r);
+/* A release with no condition on its result: both steps at once.  Same
+ * return value as engine_release_begin. */
+bool engine_release(uintptr_t handle, struct engine_call *c);
 void engine_release_end(struct engine_release *r, bool commit);
 /* A use: the handle must be live.  Returns true (always forward). */
 bool engine_use(uintptr_t handle, struct engine_call *c);

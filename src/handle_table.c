@@ -639,6 +639,42 @@ handle_table_release_begin(uintptr_t h, uint32_t stack, struct ht_info *out,
 	return st;
 }
 
+enum ht_status
+handle_table_release(uintptr_t h, uint32_t stack, struct ht_info *out)
+{
+	uint64_t hash;
+	struct shard *s = shard_of(h, &hash);
+	struct handle_entry *e;
+	enum ht_status st;
+
+	shard_lock(s);
+	e = slot_find(s, h, hash);
+	if (e && !(e->info & PENDING)) {
+		fill_info(s, e, out);
+		if ((e->info & RC_MASK) <= 1) {
+			q_put(s, e, HT_EV_STACK(stack), hash);
+			hist_free(s, e->history);
+			slot_delete(s, e);
+		} else {
+			e->info--;
+			hist_push(s, e, stack | HT_EV_RELEASE);
+		}
+		s->released++;
+		st = HT_OK;
+	} else if (e) {
+		fill_info(s, e, out);
+		if (out)
+			out->refcount = 0;
+		st = HT_DEAD;
+	} else {
+		struct quarantine_entry *q = q_find(s, h, hash);
+		fill_dead(q, h, out);
+		st = q ? HT_DEAD : HT_UNKNOWN;
+	}
+	shard_unlock(s);
+	return st;
+}
+
 void
 handle_table_release_end(const struct ht_release *r, bool commit)
 {

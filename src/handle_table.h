@@ -72,6 +72,10 @@ enum ht_status handle_table_release_begin(uintptr_t h, uint32_t stack,
 /* Step two: commit (the count drops for good; at 0 into the quarantine)
  * or roll back (the release did not happen). */
 void handle_table_release_end(const struct ht_release *r, bool commit);
+/* Both steps at once, for a release with no condition to wait for:
+ * HT_OK (out: the handle before), or HT_DEAD/HT_UNKNOWN (nothing done). */
+enum ht_status handle_table_release(uintptr_t h, uint32_t stack,
+				    struct ht_info *out);
 /* Look a handle up without changing it. */
 enum ht_status handle_table_lookup(uintptr_t h, struct ht_info *out);
 

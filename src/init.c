@@ -20,6 +20,7 @@
 #include "handle_table.h"
 #include "init.h"
 #include "options.h"
+#include "outbuf.h"
 #include "pyframes.h"
 #include "report_build.h"
 #include "safe_write.h"
@@ -49,10 +50,40 @@ int interpose_init(const struct spec *s) __attribute__((weak));
 extern void *__dso_handle;
 int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
 
+/*
+ * A message about the configuration quotes the user's input: its control
+ * bytes (a spec line with an escape sequence, a stray byte in an option
+ * value) are written escaped, as \x1b, never raw to the terminal.  MSG
+ * may end with one newline, written as is.
+ */
+static void
+config_message(const char *before, const char *msg, const char *after)
+{
+	struct outbuf ob;
+	char line[2048];
+	size_t n = strlen(msg);
+	bool nl;
+
+	if (n >= sizeof(line))
+		n = sizeof(line) - 1;
+	memcpy(line, msg, n);
+	line[n] = '\0';
+	nl = n && line[n - 1] == '\n';
+	if (nl)
+		line[n - 1] = '\0';
+	outbuf_init(&ob, 2);
+	outbuf_puts(&ob, before);
+	outbuf_text_str(&ob, line);
+	outbuf_puts(&ob, after);
+	if (nl)
+		outbuf_putc(&ob, '\n');
+	outbuf_flush(&ob);
+}
+
 static void
 fatal_config(const char *msg)
 {
-	safe_puts(2, msg);
+	config_message("", msg, "");
 	_exit(2);
 }
 
@@ -124,10 +155,9 @@ load_spec(void)
 	if (refsan_opts.on_bad_spec == ON_BAD_SPEC_IGNORE) {
 		char *p = strstr(msg, "refsan: error: ");
 		if (p == msg)
-			safe_writev_strs(2, "refsan: warning: ",
-					 msg + strlen("refsan: error: "),
-					 " (on_bad_spec=ignore: running untracked)\n",
-					 NULL);
+			config_message("refsan: warning: ",
+				       msg + strlen("refsan: error: "),
+				       " (on_bad_spec=ignore: running untracked)\n");
 		spec_free(&refsan_spec);
 		spec_init(&refsan_spec);
 		return;

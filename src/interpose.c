@@ -71,6 +71,7 @@
 #include "interpose.h"
 #include "options.h"
 #include "pyframes.h"
+#include "safe_write.h"
 #include "stack_depot.h"
 #include "symbolize.h"
 #include "unwind.h"
@@ -619,7 +620,12 @@ hook_get(uintptr_t real, const struct dso *d, const struct spec_rule *r,
 	}
 	n = atomic_load(&nhooks);
 	if (n >= limit || n >= HOOK_HASH / 2) {
-		atomic_fetch_add(&st_pool_full, 1);
+		/* Never silent: once on stderr, and the report says so. */
+		if (atomic_fetch_add(&st_pool_full, 1) == 0)
+			safe_writev_strs(2, "refsan: warning: no trampoline left for ",
+			                 name, " in ", d->name,
+			                 ": its calls are not tracked (the report will say it is incomplete)\n",
+			                 NULL);
 		goto out;
 	}
 	hooks[n].real = real;
@@ -817,6 +823,15 @@ interpose_enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
 	if (!init_activate())
 		goto out;
 	internal = ra >= h->lo && ra < h->hi;
+	/* Tail-called by a hooked function whose return we hijacked: our
+	 * real caller is that function, inside a library.  Internal when it
+	 * is this library (BIO_new -> BIO_new_ex, deflateInit_ ->
+	 * deflateInit2_). */
+	if (ra == (uintptr_t)tramp_exit && shadow_depth &&
+	    shadow[shadow_depth - 1].slot == ra_slot) {
+		const struct hook *outer = &hooks[shadow[shadow_depth - 1].idx];
+		internal = outer->real >= h->lo && outer->real < h->hi;
+	}
 	if (r->pos != POS_RET)
 		arg = tramp_arg(regs, stack_args, (unsigned)r->argn);
 
@@ -833,10 +848,8 @@ interpose_enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
 			engine_use(arg, &c);
 			break;
 		case ROLE_RELEASE:
-			if (!engine_release_begin(arg, &c, &rel))
+			if (!engine_release(arg, &c))
 				target = 0;
-			else
-				engine_release_end(&rel, true);
 			break;
 		default:
 			break;
@@ -856,9 +869,14 @@ interpose_enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
 		released = true;
 	}
 
-	/* Drop entries a longjmp left behind: they lie at or below us. */
+	/* Drop entries a longjmp left behind: they lie at or below us.  An
+	 * entry at our very slot is live when the slot still holds the exit
+	 * stub: a hijacked function tail-called us (OpenSSL, zlib do), and
+	 * both leave hooks run, ours first, as the stub returns twice. */
 	d = shadow_depth;
-	while (d && shadow[d - 1].slot <= ra_slot)
+	while (d && (shadow[d - 1].slot < ra_slot ||
+		     (shadow[d - 1].slot == ra_slot &&
+		      ra != (uintptr_t)tramp_exit)))
 		d--;
 	if (d != shadow_depth) {
 		atomic_fetch_add_explicit(&st_shadow_stale, shadow_depth - d,
@@ -899,7 +917,6 @@ leave_track(const struct tramp_retregs *regs, struct shadow_ent *e)
 	const struct spec_rule *r = h->rule;
 	uintptr_t rv = tramp_retval(regs), handle;
 	struct engine_call c;
-	struct engine_release rel;
 	bool ok = cond_holds(r, rv);
 
 	if (e->released) {
@@ -926,8 +943,7 @@ leave_track(const struct tramp_retregs *regs, struct shadow_ent *e)
 		break;
 	case ROLE_RELEASE:
 		/* a handle known only after the call: too late to skip */
-		if (engine_release_begin(handle, &c, &rel))
-			engine_release_end(&rel, true);
+		engine_release(handle, &c);
 		break;
 	case ROLE_USE:
 		engine_use(handle, &c);

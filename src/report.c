@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "families.h"
 #include "handle_table.h"
+#include "interpose.h"
 #include "options.h"
 #include "pyframes.h"
 #include "report_build.h"
@@ -29,6 +30,9 @@
 #define MAX_ACQUIRE_STACKS 4
 
 struct report_context report_ctx;
+
+/* interpose.c is in the shim, not in the core the unit tests link. */
+void interpose_get_stats(struct interpose_stats *out) __attribute__((weak));
 
 /* ---- growable arrays, report time only ---- */
 
@@ -558,6 +562,16 @@ report_build(struct report *r, bool final, uint64_t mark, int exit_status)
 		r->incomplete_reason =
 			"refsan ran out of memory for some handles, stacks or errors; counts are lower bounds";
 	}
+	if (interpose_get_stats) {
+		struct interpose_stats is;
+
+		interpose_get_stats(&is);
+		if (is.pool_full || is.shadow_full) {
+			r->incomplete = true;
+			r->incomplete_reason =
+				"refsan ran out of trampolines or of its per-thread call stack; some calls were not tracked and counts are lower bounds";
+		}
+	}
 	return 0;
 }
 
@@ -770,12 +784,20 @@ write_json(const struct report *r)
 		rc = report_write_json(f.fd, r);
 		rc = report_file_commit(&f, rc == 0) ;
 	}
-	if (rc != 0)
-		safe_writev_strs(text_fd(),
-				 "refsan: error: cannot write the JSON report ",
-				 f.final[0] ? f.final : report_ctx.json_path,
-				 ": ", strerror(-rc),
-				 " (the text report is complete)\n", NULL);
+	if (rc != 0) {
+		int fd = text_fd();
+		const char *msg[] = { "refsan: error: cannot write the JSON report ",
+				      f.final[0] ? f.final : report_ctx.json_path,
+				      ": ", strerror(-rc),
+				      " (the text report is complete)\n" };
+
+		/* Where the text report went; stderr if that fails too. */
+		if (safe_writev_strs(fd, msg[0], msg[1], msg[2], msg[3], msg[4],
+				     NULL) < 0 &&
+		    fd != 2)
+			safe_writev_strs(2, msg[0], msg[1], msg[2], msg[3],
+					 msg[4], NULL);
+	}
 }
 
 size_t
@@ -790,8 +812,18 @@ report_final(int exit_status)
 	/* The status the process will really exit with (init applies it). */
 	if (n && exit_status == 0 && refsan_opts.exitcode)
 		r.exit_status = (int)refsan_opts.exitcode;
-	if (n || r.nsuppressed || r.incomplete)
-		report_write_text(text_fd(), &r);
+	if (n || r.nsuppressed || r.incomplete) {
+		int fd = text_fd(), rc = report_write_text(fd, &r);
+
+		/* log_path on a full or failing disk: the report still
+		 * reaches a person, on stderr. */
+		if (rc < 0 && fd != 2) {
+			safe_writev_strs(2, "refsan: warning: cannot write the report to log_path: ",
+					 strerror(-rc),
+					 "; writing it to stderr\n", NULL);
+			report_write_text(2, &r);
+		}
+	}
 	if (refsan_opts.verbosity >= 1) {
 		char a[24], b[24], c[24], d[24];
 		safe_writev_strs(text_fd(), "==", safe_utoa((uint64_t)r.pid, a),

@@ -20,6 +20,8 @@
 
 /* Longest token text quoted back in a message. */
 #define QUOTE_MAX 60
+/* Longest line of a spec file. */
+#define SPEC_LINE_MAX 65536
 
 struct tok {
 	const char *p;
@@ -236,12 +238,9 @@ parse_handle(const struct spec *s, const struct tok *t, struct spec_rule *r,
 		return fail(s, err, t->col,
 		            "argument index %.*s%s out of range (0..%d)",
 		            Q(digits, n), SPEC_MAX_ARG);
+	/* A create may take its handle from argN: the address of a
+	 * caller's struct that the call initialises (zlib's z_stream). */
 	r->argn = (int)v;
-	if (r->role == ROLE_CREATE && r->pos == POS_ARG)
-		return fail(
-		        s, err, t->col,
-		        "a create cannot take its handle from '%.*s': use ret, or *arg%u for an out-parameter",
-		        (int)t->len, t->p, v);
 	return 0;
 bad:
 	return fail(s, err, t->col, "expected ret, argN or *argN, got '%.*s%s'",
@@ -628,6 +627,45 @@ file_known(const struct spec *s, const char *name)
 	return false;
 }
 
+/*
+ * One line of F into *BUF (grown as needed, NUL-terminated, newline
+ * kept), like getline, but a line longer than SPEC_LINE_MAX bytes ends
+ * the reading (-2) rather than growing the buffer without end: the file
+ * named may by mistake be /dev/zero or a binary without a newline.
+ * Returns the length, -1 at the end of the file or on a read error
+ * (ferror tells), -3 when out of memory.
+ */
+static ssize_t
+read_line(FILE *f, char **buf, size_t *cap)
+{
+	size_t n = 0;
+	int c = EOF;
+
+	while ((c = getc_unlocked(f)) != EOF) {
+		if (n + 2 > *cap) {
+			size_t ncap = *cap ? *cap * 2 : 256;
+			char *p;
+
+			if (ncap > SPEC_LINE_MAX + 2)
+				ncap = SPEC_LINE_MAX + 2;
+			if (n + 2 > ncap)
+				return -2;
+			p = realloc(*buf, ncap);
+			if (!p)
+				return -3;
+			*buf = p;
+			*cap = ncap;
+		}
+		(*buf)[n++] = (char)c;
+		if (c == '\n')
+			break;
+	}
+	if (!n)
+		return -1;
+	(*buf)[n] = '\0';
+	return (ssize_t)n;
+}
+
 static int
 read_error(struct spec *s, const char *path, int e, struct spec_err *err)
 {
@@ -684,7 +722,7 @@ load_file(struct spec *s, const char *path, const char *name,
 	s->cur_line = 0;
 	s->cur_lib = -1; /* each file opens its own library sections */
 	errno = 0;
-	while ((len = getline(&buf, &cap, f)) >= 0) {
+	while ((len = read_line(f, &buf, &cap)) >= 0) {
 		char *line = buf;
 		size_t n = (size_t)len;
 
@@ -708,8 +746,16 @@ load_file(struct spec *s, const char *path, const char *name,
 		if (rc)
 			goto out;
 	}
-	if (ferror(f))
+	if (len == -2) {
+		s->cur_line++;
+		rc = fail(s, err, 1,
+		          "line longer than %d bytes (is this a text file?)",
+		          SPEC_LINE_MAX);
+	} else if (len == -3) {
+		rc = read_error(s, path, ENOMEM, err);
+	} else if (ferror(f)) {
 		rc = read_error(s, path, errno ? errno : EIO, err);
+	}
 out:
 	free(buf);
 	fclose(f);

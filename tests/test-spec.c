@@ -124,8 +124,6 @@ static const struct {
 	  "argument index 16 out of range (0..15)" },
 	{ "use f *arg123456789012345678901234567890", 7,
 	  "argument index 123456789012345678901234567890 out of range (0..15)" },
-	{ "create create_dog arg0", 19,
-	  "a create cannot take its handle from 'arg0': use ret, or *arg0 for an out-parameter" },
 	{ "create create_dog ret foo", 23,
 	  "expected a condition like ret==0 or family=NAME, got 'foo'" },
 	{ "create create_dog ret famly=dog", 23,

@@ -83,9 +83,10 @@ add_name(struct elf_exports *ex, size_t *cap, const char *s)
 				goto out;                                      \
 			}                                                      \
 			for (j = 0; j < sh[i].sh_size / sizeof(Sym); j++) {    \
-				const Sym *s = (const Sym *)(im.base +         \
-				                             sh[i].sh_offset) +  \
-				               j;                              \
+				const Sym *s =                                 \
+				        (const Sym *)(im.base +                \
+				                      sh[i].sh_offset) +       \
+				        j;                                     \
 				struct sym y = { s->st_name, s->st_info,       \
 					         s->st_other, s->st_shndx };   \
 				const char *nm;                                \
@@ -121,7 +122,7 @@ keep(const struct sym *y)
 
 int
 elf_exports_read(const char *path, struct elf_exports *ex, char *err,
-		 size_t errlen)
+                 size_t errlen)
 {
 	struct image im = { NULL, 0 };
 	size_t cap = 0, i, k;
@@ -150,9 +151,9 @@ elf_exports_read(const char *path, struct elf_exports *ex, char *err,
 		snprintf(err, errlen, "not an ELF file");
 		goto out;
 	}
-	if (im.base[EI_DATA] !=
-	    (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB
-						       : ELFDATA2MSB)) {
+	if (im.base[EI_DATA] != (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	                                 ? ELFDATA2LSB
+	                                 : ELFDATA2MSB)) {
 		snprintf(err, errlen, "an ELF file of the other byte order");
 		goto out;
 	}
@@ -169,8 +170,9 @@ elf_exports_read(const char *path, struct elf_exports *ex, char *err,
 		goto out;
 	}
 	if (!found) {
-		snprintf(err, errlen, "no dynamic symbol table (not a shared "
-				      "library?)");
+		snprintf(err, errlen,
+		         "no dynamic symbol table (not a shared "
+		         "library?)");
 		goto out;
 	}
 	qsort(ex->names, ex->n, sizeof(*ex->names), cmp_name);
@@ -208,7 +210,7 @@ int
 elf_exports_has(const struct elf_exports *ex, const char *name)
 {
 	return ex->n && bsearch(&name, ex->names, ex->n, sizeof(*ex->names),
-				cmp_name) != NULL;
+	                        cmp_name) != NULL;
 }
 
 static char *
@@ -238,7 +240,7 @@ static char *
 from_ldconfig(const char *name)
 {
 	static const char *const tools[] = { "/sbin/ldconfig",
-					     "/usr/sbin/ldconfig" };
+		                             "/usr/sbin/ldconfig" };
 	char line[4096], *found = NULL;
 	size_t i, n = strlen(name);
 
@@ -284,6 +286,6 @@ elf_find_library(const char *name)
 	if ((p = from_ldconfig(name)))
 		return p;
 	return in_dirs("/lib/" REFSAN_MULTIARCH ":/usr/lib/" REFSAN_MULTIARCH
-		       ":/lib64:/usr/lib64:/lib:/usr/lib:/usr/local/lib",
-		       name);
+	               ":/lib64:/usr/lib64:/lib:/usr/lib:/usr/local/lib",
+	               name);
 }

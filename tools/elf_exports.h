@@ -19,7 +19,7 @@ struct elf_exports {
  * -1 with a message in ERR.
  */
 int elf_exports_read(const char *path, struct elf_exports *ex, char *err,
-		     size_t errlen);
+                     size_t errlen);
 void elf_exports_free(struct elf_exports *ex);
 /* Whether NAME is exported. */
 int elf_exports_has(const struct elf_exports *ex, const char *name);

@@ -52,12 +52,15 @@ struct json_node {
 };
 
 struct json_limits {
-	size_t max_bytes; /* longest input accepted */
+	size_t max_bytes;   /* longest input accepted */
 	unsigned max_depth; /* deepest nesting of arrays and objects */
 };
 
 /* 1 GiB of input, 64 levels. */
-#define JSON_LIMITS_DEFAULT { (size_t)1 << 30, 64 }
+#define JSON_LIMITS_DEFAULT                                                    \
+	{                                                                      \
+		(size_t)1 << 30, 64                                            \
+	}
 
 struct json_doc {
 	const char *input;
@@ -85,7 +88,7 @@ void json_init(struct json_doc *doc);
  * valid while *doc is used.  json_free releases the memory.
  */
 int json_parse(struct json_doc *doc, const char *buf, size_t len,
-	       const struct json_limits *lim, struct json_err *err);
+               const struct json_limits *lim, struct json_err *err);
 void json_free(struct json_doc *doc);
 
 static inline const struct json_node *
@@ -96,21 +99,21 @@ json_node(const struct json_doc *doc, uint32_t i)
 
 /* A string node's bytes (not NUL-terminated) and length. */
 const char *json_str(const struct json_doc *doc, const struct json_node *n,
-		     size_t *len);
+                     size_t *len);
 /* Whether a string node equals S. */
 bool json_str_eq(const struct json_doc *doc, const struct json_node *n,
-		 const char *s);
+                 const char *s);
 /* The value of member KEY of object OBJ (the first one if repeated). */
 const struct json_node *json_get(const struct json_doc *doc,
-				 const struct json_node *obj, const char *key);
+                                 const struct json_node *obj, const char *key);
 /*
  * The values of members KEYS[0..NKEYS) (at most 32) of object OBJ, in one
  * pass: OUT[i] is the first member named KEYS[i], or NULL.  Returns how
  * many were found.
  */
 size_t json_members(const struct json_doc *doc, const struct json_node *obj,
-		    const char *const *keys, size_t nkeys,
-		    const struct json_node **out);
+                    const char *const *keys, size_t nkeys,
+                    const struct json_node **out);
 /* Index of a node (for walking lists). */
 static inline uint32_t
 json_index(const struct json_doc *doc, const struct json_node *n)
@@ -120,9 +123,9 @@ json_index(const struct json_doc *doc, const struct json_node *n)
 
 /* Line and column of node N in the input (for messages). */
 void json_node_position(const struct json_doc *doc, const struct json_node *n,
-			unsigned *line, unsigned *col);
+                        unsigned *line, unsigned *col);
 /* Line and column of byte OFFSET of the input. */
-void json_position(const char *buf, size_t len, size_t offset,
-		   unsigned *line, unsigned *col);
+void json_position(const char *buf, size_t len, size_t offset, unsigned *line,
+                   unsigned *col);
 
 #endif

@@ -215,12 +215,16 @@ struct istr {
 	uint32_t len;
 };
 
+struct prescan;
+static void prescan_free(struct prescan *ps);
+
 struct model_tables {
 	struct arena_chunk *arena;
 	struct istr *strs;
 	size_t nstrs, cap_strs;
 	struct itable strt, framet, stackt, groupt;
-	struct json_doc doc; /* the report being read */
+	struct json_doc doc;     /* the report being read */
+	struct prescan *prescan; /* its stacks, for model_add_doc */
 	/* per report: its stack ids to the model's */
 	uint32_t *local_key, *local_val, *local_tid;
 	size_t local_cap;
@@ -239,8 +243,8 @@ intern(struct model *m, const char *s, size_t len)
 
 	itable_reserve(&t->strt);
 	i = ITABLE_FIND(&t->strt, h, &slot,
-			t->strs[idx].len == len &&
-			        memcmp(t->strs[idx].s, s, len) == 0);
+	                t->strs[idx].len == len &&
+	                        memcmp(t->strs[idx].s, s, len) == 0);
 	if (i != UINT32_MAX)
 		return t->strs[i].s;
 	p = arena_alloc(&t->arena, 16 + len + 1);
@@ -269,7 +273,7 @@ intern_c(struct model *m, const char *s)
 #define GROW(arr, n, cap)                                                      \
 	do {                                                                   \
 		if ((n) == (cap)) {                                            \
-			(cap) = (cap) ? (cap) * 2 : 64;                        \
+			(cap) = (cap) ? (cap)*2 : 64;                          \
 			(arr) = xrealloc((arr), (cap) * sizeof(*(arr)));       \
 		}                                                              \
 	} while (0)
@@ -306,6 +310,10 @@ model_free(struct model *m)
 	itable_free(&m->t->stackt);
 	itable_free(&m->t->groupt);
 	json_free(&m->t->doc);
+	if (m->t->prescan) {
+		prescan_free(m->t->prescan);
+		free(m->t->prescan);
+	}
 	free(m->t->local_key);
 	free(m->t->local_val);
 	free(m->t->local_tid);
@@ -341,13 +349,15 @@ struct reader {
 	const char *const *ckeys;
 	size_t nckeys;
 	const struct json_node *cvals[32];
+	bool quiet; /* the loader thread: faults are found again, and
+		       reported, by the merging thread */
 };
 
 /* Look KEYS up in OBJ at once: frames and errors are read by many
  * lookups each, and there are millions of them. */
 static void
 prefetch(struct reader *rd, const struct json_node *obj,
-	 const char *const *keys, size_t n)
+         const char *const *keys, size_t n)
 {
 	rd->cobj = obj;
 	rd->ckeys = keys;
@@ -362,7 +372,8 @@ lookup(struct reader *rd, const struct json_node *obj, const char *key)
 
 	if (obj == rd->cobj)
 		for (i = 0; i < rd->nckeys; i++)
-			if (strcmp(rd->ckeys[i], key) == 0)
+			if (rd->ckeys[i] == key ||
+			    strcmp(rd->ckeys[i], key) == 0)
 				return rd->cvals[i];
 	return json_get(rd->doc, obj, key);
 }
@@ -373,6 +384,8 @@ bad(struct reader *rd, const struct json_node *n, const char *fmt, ...)
 	unsigned line, col;
 	va_list ap;
 
+	if (rd->quiet)
+		return -1;
 	json_node_position(rd->doc, n, &line, &col);
 	fflush(stdout);
 	fprintf(stderr, "refsan: error: %s:%u:%u: ", rd->name, line, col);
@@ -384,7 +397,8 @@ bad(struct reader *rd, const struct json_node *n, const char *fmt, ...)
 }
 
 static const char *const type_names[] = {
-	"null", "false", "true", "a number", "a string", "an array", "an object",
+	"null",     "false",    "true",      "a number",
+	"a string", "an array", "an object",
 };
 
 static const char *
@@ -397,7 +411,7 @@ type_name(const struct json_node *n)
  * or null). */
 static int
 get_str(struct reader *rd, const struct json_node *obj, const char *key,
-	const char *where, const char **out)
+        const char *where, const char **out)
 {
 	const struct json_node *v = lookup(rd, obj, key);
 	const char *s;
@@ -408,7 +422,7 @@ get_str(struct reader *rd, const struct json_node *obj, const char *key,
 		return 0;
 	if (v->type != JSON_STRING)
 		return bad(rd, v, "%s.%s: expected a string or null, got %s",
-			   where, key, type_name(v));
+		           where, key, type_name(v));
 	s = json_str(rd->doc, v, &len);
 	*out = intern(rd->m, s, len);
 	return 0;
@@ -417,7 +431,7 @@ get_str(struct reader *rd, const struct json_node *obj, const char *key,
 /* Optional non-negative integer member (null or absent: DEF). */
 static int
 get_uint(struct reader *rd, const struct json_node *obj, const char *key,
-	 const char *where, uint64_t def, uint64_t *out)
+         const char *where, uint64_t def, uint64_t *out)
 {
 	const struct json_node *v = lookup(rd, obj, key);
 
@@ -426,17 +440,17 @@ get_uint(struct reader *rd, const struct json_node *obj, const char *key,
 		return 0;
 	if (v->type != JSON_NUMBER || !(v->flags & JSON_NUM_UINT))
 		return bad(rd, v,
-			   "%s.%s: expected a non-negative integer, got %s",
-			   where, key,
-			   v->type == JSON_NUMBER ? "another number"
-						  : type_name(v));
+		           "%s.%s: expected a non-negative integer, got %s",
+		           where, key,
+		           v->type == JSON_NUMBER ? "another number"
+		                                  : type_name(v));
 	*out = v->v.u;
 	return 0;
 }
 
 static int
 get_int(struct reader *rd, const struct json_node *obj, const char *key,
-	const char *where, int def, int *out)
+        const char *where, int def, int *out)
 {
 	const struct json_node *v = lookup(rd, obj, key);
 
@@ -454,12 +468,13 @@ get_int(struct reader *rd, const struct json_node *obj, const char *key,
 		return 0;
 	}
 	return bad(rd, v, "%s.%s: expected a 32-bit integer, got %s", where,
-		   key, v->type == JSON_NUMBER ? "another number" : type_name(v));
+	           key,
+	           v->type == JSON_NUMBER ? "another number" : type_name(v));
 }
 
 static int
 get_bool(struct reader *rd, const struct json_node *obj, const char *key,
-	 const char *where, bool def, bool *out)
+         const char *where, bool def, bool *out)
 {
 	const struct json_node *v = lookup(rd, obj, key);
 
@@ -468,7 +483,7 @@ get_bool(struct reader *rd, const struct json_node *obj, const char *key,
 		return 0;
 	if (v->type != JSON_TRUE && v->type != JSON_FALSE)
 		return bad(rd, v, "%s.%s: expected true or false, got %s",
-			   where, key, type_name(v));
+		           where, key, type_name(v));
 	*out = v->type == JSON_TRUE;
 	return 0;
 }
@@ -476,7 +491,7 @@ get_bool(struct reader *rd, const struct json_node *obj, const char *key,
 /* An address string "0x..." (null: 0). */
 static int
 parse_hex(struct reader *rd, const struct json_node *v, const char *what,
-	  uint64_t *out, bool *present)
+          uint64_t *out, bool *present)
 {
 	const char *s;
 	size_t len, i;
@@ -509,7 +524,8 @@ parse_hex(struct reader *rd, const struct json_node *v, const char *what,
 	return 0;
 fail:
 	return bad(rd, v, "%s: expected an address string \"0x...\", got %s",
-		   what, v->type == JSON_STRING ? "another string" : type_name(v));
+	           what,
+	           v->type == JSON_STRING ? "another string" : type_name(v));
 }
 
 static uint32_t
@@ -521,14 +537,14 @@ intern_frame(struct model *m, const struct mframe *f)
 
 	itable_reserve(&t->framet);
 	i = ITABLE_FIND(&t->framet, f->hash, &slot,
-			m->frames[idx].python == f->python &&
-			        m->frames[idx].function == f->function &&
-			        m->frames[idx].file == f->file &&
-			        m->frames[idx].line == f->line &&
-			        m->frames[idx].module == f->module &&
-			        (f->function || f->file ||
-			         (m->frames[idx].offset == f->offset &&
-			          m->frames[idx].has_offset == f->has_offset)));
+	                m->frames[idx].python == f->python &&
+	                        m->frames[idx].function == f->function &&
+	                        m->frames[idx].file == f->file &&
+	                        m->frames[idx].line == f->line &&
+	                        m->frames[idx].module == f->module &&
+	                        (f->function || f->file ||
+	                         (m->frames[idx].offset == f->offset &&
+	                          m->frames[idx].has_offset == f->has_offset)));
 	if (i != UINT32_MAX)
 		return i;
 	GROW(m->frames, m->nframes, m->cap_frames);
@@ -550,7 +566,7 @@ struct rawframe {
 
 static int
 raw_str(struct reader *rd, const struct json_node *v, const char *key,
-	const char **p, size_t *len)
+        const char **p, size_t *len)
 {
 	*p = NULL;
 	*len = 0;
@@ -558,7 +574,7 @@ raw_str(struct reader *rd, const struct json_node *v, const char *key,
 		return 0;
 	if (v->type != JSON_STRING)
 		return bad(rd, v, "frame.%s: expected a string or null, got %s",
-			   key, type_name(v));
+		           key, type_name(v));
 	*p = json_str(rd->doc, v, len);
 	return 0;
 }
@@ -575,21 +591,21 @@ raw_hash(const char *p, size_t len)
  * read_frame's interned frame gets.
  */
 static int
-scan_frame(struct reader *rd, const struct json_node *fn,
-	   struct rawframe *f)
+scan_frame(struct reader *rd, const struct json_node *fn, struct rawframe *f)
 {
 	static const char *const keys[] = { "python", "function", "file",
-					    "line", "module", "pc", "offset" };
+		                            "line",   "module",   "pc",
+		                            "offset" };
 	uint64_t line, h;
 
 	memset(f, 0, sizeof(*f));
 	if (fn->type != JSON_OBJECT)
 		return bad(rd, fn, "stacks: expected a frame object, got %s",
-			   type_name(fn));
+		           type_name(fn));
 	prefetch(rd, fn, keys, sizeof(keys) / sizeof(keys[0]));
 	if (get_bool(rd, fn, "python", "frame", false, &f->python) ||
 	    raw_str(rd, rd->cvals[1], "function", &f->function,
-		    &f->function_len) ||
+	            &f->function_len) ||
 	    raw_str(rd, rd->cvals[2], "file", &f->file, &f->file_len) ||
 	    get_uint(rd, fn, "line", "frame", 0, &line))
 		return -1;
@@ -598,10 +614,10 @@ scan_frame(struct reader *rd, const struct json_node *fn,
 	    (raw_str(rd, rd->cvals[4], "module", &f->module, &f->module_len) ||
 	     parse_hex(rd, rd->cvals[5], "frame.pc", &f->pc, NULL) ||
 	     parse_hex(rd, rd->cvals[6], "frame.offset", &f->offset,
-		       &f->has_offset)))
+	               &f->has_offset)))
 		return -1;
 	h = hash_combine(f->python ? 0x7079 : 0x6e6174,
-			 raw_hash(f->function, f->function_len));
+	                 raw_hash(f->function, f->function_len));
 	h = hash_combine(h, raw_hash(f->file, f->file_len));
 	h = hash_combine(h, f->line);
 	h = hash_combine(h, raw_hash(f->module, f->module_len));
@@ -633,7 +649,7 @@ frame_is(const struct mframe *mf, const struct rawframe *f)
 	       same_str(mf->file, f->file, f->file_len) &&
 	       same_str(mf->module, f->module, f->module_len) &&
 	       (f->function || f->file ||
-		(mf->offset == f->offset && mf->has_offset == f->has_offset));
+	        (mf->offset == f->offset && mf->has_offset == f->has_offset));
 }
 
 static uint32_t
@@ -643,8 +659,8 @@ frame_from_raw(struct model *m, const struct rawframe *rf)
 
 	memset(&f, 0, sizeof(f));
 	f.python = rf->python;
-	f.function = rf->function ? intern(m, rf->function, rf->function_len)
-				  : NULL;
+	f.function =
+	        rf->function ? intern(m, rf->function, rf->function_len) : NULL;
 	f.file = rf->file ? intern(m, rf->file, rf->file_len) : NULL;
 	f.module = rf->module ? intern(m, rf->module, rf->module_len) : NULL;
 	f.line = rf->line;
@@ -666,17 +682,15 @@ find_stack(struct model *m, const struct rawframe *f, size_t n, uint64_t h)
 	if (!t->stackt.cap)
 		return 0;
 	i = ITABLE_FIND(&t->stackt, h, &slot, ({
-				bool eq_ = m->stacks[idx].hash == h &&
-				           m->stacks[idx].nframes == n;
-				for (j = 0; eq_ && j < n; j++)
-					eq_ = frame_is(
-					        &m->frames[m->stack_frames
-					                           [m->stacks[idx]
-					                                    .first +
-					                            j]],
-					        &f[j]);
-				eq_;
-			}));
+		bool eq_ =
+		        m->stacks[idx].hash == h && m->stacks[idx].nframes == n;
+		for (j = 0; eq_ && j < n; j++)
+			eq_ = frame_is(
+			        &m->frames[m->stack_frames
+			                           [m->stacks[idx].first + j]],
+			        &f[j]);
+		eq_;
+	}));
 	return i == UINT32_MAX ? 0 : i;
 }
 
@@ -689,9 +703,9 @@ intern_stack(struct model *m, const uint32_t *ids, size_t n, uint64_t h)
 
 	itable_reserve(&t->stackt);
 	i = ITABLE_FIND(&t->stackt, h, &slot,
-			m->stacks[idx].nframes == n &&
-			        memcmp(m->stack_frames + m->stacks[idx].first,
-			               ids, n * sizeof(*ids)) == 0);
+	                m->stacks[idx].nframes == n &&
+	                        memcmp(m->stack_frames + m->stacks[idx].first,
+	                               ids, n * sizeof(*ids)) == 0);
 	if (i != UINT32_MAX)
 		return i;
 	while (m->nstack_frames + n > m->cap_stack_frames) {
@@ -782,33 +796,51 @@ local_thread(const struct model_tables *t, uint32_t key)
 	return j < 0 ? 0 : (int)t->local_tid[j];
 }
 
+/*
+ * The stacks of one report, checked and hashed, ready to be interned.
+ * This part needs the document only, not the model, so that the loader
+ * thread does it for the next report while this one is merged.
+ */
+struct prescan {
+	bool done; /* scanned without a fault */
+	size_t n, cap;
+	uint32_t *id; /* the report's stack ids */
+	uint64_t *hash;
+	uint32_t *first, *count; /* frames[first .. first + count) */
+	struct rawframe *frames;
+	size_t nframes, cap_frames;
+};
+
+static void
+prescan_free(struct prescan *ps)
+{
+	free(ps->id);
+	free(ps->hash);
+	free(ps->first);
+	free(ps->count);
+	free(ps->frames);
+	memset(ps, 0, sizeof(*ps));
+}
+
 static int
-read_stacks(struct reader *rd, const struct json_node *root)
+scan_stacks(struct reader *rd, const struct json_node *root, struct prescan *ps)
 {
 	const struct json_node *st = json_get(rd->doc, root, "stacks");
-	struct model_tables *t = rd->m->t;
-	struct rawframe *raw = NULL;
-	uint32_t *ids = NULL;
-	size_t cap = 0;
 	uint32_t k;
-	int r = -1;
 
-	if (!st || st->type == JSON_NULL) {
-		local_reset(t, 0);
-		return 0;
-	}
-	if (st->type != JSON_OBJECT)
+	ps->done = false;
+	ps->n = ps->nframes = 0;
+	if (st && st->type != JSON_NULL && st->type != JSON_OBJECT)
 		return bad(rd, st, "stacks: expected an object, got %s",
-			   type_name(st));
-	local_reset(t, st->len);
-	for (k = st->v.first; k; k = rd->doc->nodes[rd->doc->nodes[k].next].next) {
+		           type_name(st));
+	for (k = st && st->type == JSON_OBJECT ? st->v.first : 0; k;
+	     k = rd->doc->nodes[rd->doc->nodes[k].next].next) {
 		const struct json_node *kn = &rd->doc->nodes[k];
 		const struct json_node *fr = &rd->doc->nodes[kn->next];
 		const char *s;
-		size_t len, n = 0, i;
+		size_t len, i;
 		uint64_t id = 0, h = 0x737461636bull;
-		uint32_t f, *val;
-		bool found;
+		uint32_t f;
 
 		s = json_str(rd->doc, kn, &len);
 		for (i = 0; i < len && len <= 10; i++) {
@@ -816,40 +848,86 @@ read_stacks(struct reader *rd, const struct json_node *root)
 				break;
 			id = id * 10 + (uint64_t)(s[i] - '0');
 		}
-		if (!len || len > 10 || i != len || id == 0 || id > UINT32_MAX) {
-			bad(rd, kn,
-			    "stacks: expected a stack id (a decimal number from 1 to 4294967295) as the key, got \"%.*s\"",
-			    len > 40 ? 40 : (int)len, s);
-			goto out;
+		if (!len || len > 10 || i != len || id == 0 || id > UINT32_MAX)
+			return bad(
+			        rd, kn,
+			        "stacks: expected a stack id (a decimal number from 1 to 4294967295) as the key, got \"%.*s\"",
+			        len > 40 ? 40 : (int)len, s);
+		if (fr->type != JSON_ARRAY)
+			return bad(rd, fr,
+			           "stacks.%s: expected an array of frames, "
+			           "got %s",
+			           s, type_name(fr));
+		if (ps->n == ps->cap) {
+			ps->cap = ps->cap ? ps->cap * 2 : 1024;
+			ps->id = xrealloc(ps->id, ps->cap * sizeof(*ps->id));
+			ps->hash =
+			        xrealloc(ps->hash, ps->cap * sizeof(*ps->hash));
+			ps->first = xrealloc(ps->first,
+			                     ps->cap * sizeof(*ps->first));
+			ps->count = xrealloc(ps->count,
+			                     ps->cap * sizeof(*ps->count));
 		}
-		if (fr->type != JSON_ARRAY) {
-			bad(rd, fr, "stacks.%s: expected an array of frames, got %s",
-			    s, type_name(fr));
-			goto out;
+		while (ps->nframes + fr->len > ps->cap_frames) {
+			ps->cap_frames =
+			        ps->cap_frames ? ps->cap_frames * 2 : 8192;
+			ps->frames =
+			        xrealloc(ps->frames,
+			                 ps->cap_frames * sizeof(*ps->frames));
 		}
-		if (fr->len > cap) {
-			cap = fr->len;
-			ids = xrealloc(ids, cap * sizeof(*ids));
-			raw = xrealloc(raw, cap * sizeof(*raw));
-		}
+		ps->id[ps->n] = (uint32_t)id;
+		ps->first[ps->n] = (uint32_t)ps->nframes;
 		for (f = fr->v.first; f; f = rd->doc->nodes[f].next) {
-			if (scan_frame(rd, &rd->doc->nodes[f], &raw[n]))
-				goto out;
-			h = hash_combine(h, raw[n].hash);
-			n++;
+			struct rawframe *rf = &ps->frames[ps->nframes];
+
+			if (scan_frame(rd, &rd->doc->nodes[f], rf))
+				return -1;
+			h = hash_combine(h, rf->hash);
+			ps->nframes++;
 		}
-		val = local_slot(t, (uint32_t)id, &found);
+		ps->count[ps->n] = (uint32_t)(ps->nframes - ps->first[ps->n]);
+		ps->hash[ps->n] = h;
+		ps->n++;
+	}
+	ps->done = true;
+	return 0;
+}
+
+static int
+read_stacks(struct reader *rd, const struct json_node *root, struct prescan *ps)
+{
+	const struct json_node *st;
+	struct model_tables *t = rd->m->t;
+	uint32_t *ids = NULL;
+	size_t cap = 0, s_i;
+	uint32_t k;
+	int r = -1;
+
+	if (!ps->done && scan_stacks(rd, root, ps))
+		return -1;
+	local_reset(t, ps->n);
+	for (s_i = 0; s_i < ps->n; s_i++) {
+		const struct rawframe *raw = ps->frames + ps->first[s_i];
+		size_t n = ps->count[s_i], i;
+		uint32_t *val;
+		bool found;
+
+		val = local_slot(t, ps->id[s_i], &found);
 		/* A repeated id keeps its first stack. */
 		if (found)
 			continue;
 		/* Most stacks were seen in an earlier report: found by
 		 * content, nothing is interned. */
-		*val = find_stack(rd->m, raw, n, h);
-		if (!*val) {
-			for (i = 0; i < n; i++)
-				ids[i] = frame_from_raw(rd->m, &raw[i]);
-			*val = intern_stack(rd->m, ids, n, h);
+		*val = find_stack(rd->m, raw, n, ps->hash[s_i]);
+		if (*val)
+			continue;
+		if (n > cap) {
+			cap = n;
+			ids = xrealloc(ids, cap * sizeof(*ids));
 		}
+		for (i = 0; i < n; i++)
+			ids[i] = frame_from_raw(rd->m, &raw[i]);
+		*val = intern_stack(rd->m, ids, n, ps->hash[s_i]);
 	}
 	/* "stack_threads": {"ID": TID}, the thread of each stack. */
 	st = json_get(rd->doc, root, "stack_threads");
@@ -864,12 +942,13 @@ read_stacks(struct reader *rd, const struct json_node *root)
 			ssize_t j;
 
 			s = json_str(rd->doc, kn, &len);
-			for (i = 0; i < len && i < 10 && s[i] >= '0' &&
-			            s[i] <= '9';
+			for (i = 0;
+			     i < len && i < 10 && s[i] >= '0' && s[i] <= '9';
 			     i++)
 				id = id * 10 + (uint64_t)(s[i] - '0');
 			if (tv->type != JSON_NUMBER ||
-			    !(tv->flags & JSON_NUM_UINT) || tv->v.u > INT32_MAX) {
+			    !(tv->flags & JSON_NUM_UINT) ||
+			    tv->v.u > INT32_MAX) {
 				bad(rd, tv,
 				    "stack_threads: expected thread ids, got %s",
 				    type_name(tv));
@@ -889,7 +968,7 @@ read_stacks(struct reader *rd, const struct json_node *root)
 	r = 0;
 out:
 	free(ids);
-	free(raw);
+	ps->done = false; /* used */
 	return r;
 }
 
@@ -897,7 +976,7 @@ out:
  * the thread it was captured on (TID may be NULL). */
 static int
 get_stack(struct reader *rd, const struct json_node *obj, const char *key,
-	  const char *where, uint32_t *out, int *tid)
+          const char *where, uint32_t *out, int *tid)
 {
 	uint64_t id;
 
@@ -949,15 +1028,15 @@ find_group(struct model *m, const struct mgroup *key, bool *created)
 	if (leak)
 		h = hash_combine(hash_combine(h, key->refcount), key->indirect);
 	itable_reserve(&t->groupt);
-	i = ITABLE_FIND(&t->groupt, h, &slot,
-			m->groups[idx].kind_name == key->kind_name &&
-			        m->groups[idx].family == key->family &&
-			        m->groups[idx].function == key->function &&
-			        m->groups[idx].stack == key->stack &&
-			        m->groups[idx].suppressed == key->suppressed &&
-			        (!leak ||
-			         (m->groups[idx].refcount == key->refcount &&
-			          m->groups[idx].indirect == key->indirect)));
+	i = ITABLE_FIND(
+	        &t->groupt, h, &slot,
+	        m->groups[idx].kind_name == key->kind_name &&
+	                m->groups[idx].family == key->family &&
+	                m->groups[idx].function == key->function &&
+	                m->groups[idx].stack == key->stack &&
+	                m->groups[idx].suppressed == key->suppressed &&
+	                (!leak || (m->groups[idx].refcount == key->refcount &&
+	                           m->groups[idx].indirect == key->indirect)));
 	if (i != UINT32_MAX) {
 		*created = false;
 		return &m->groups[i];
@@ -973,7 +1052,7 @@ find_group(struct model *m, const struct mgroup *key, bool *created)
 
 static int
 read_error(struct reader *rd, const struct json_node *en, bool suppressed,
-	   const char *where, uint64_t *counted)
+           const char *where, uint64_t *counted)
 {
 	struct mgroup key, *g;
 	const struct json_node *v, *pids;
@@ -981,23 +1060,32 @@ read_error(struct reader *rd, const struct json_node *en, bool suppressed,
 	bool created;
 	int k;
 
-	static const char *const keys[] = {
-		"kind", "family", "function", "count", "stack", "refcount",
-		"indirect", "expected_family", "suppressed_by", "handle",
-		"last_release_stack", "created_stack", "handles",
-		"acquire_stacks", "pids"
-	};
+	static const char *const keys[] = { "kind",
+		                            "family",
+		                            "function",
+		                            "count",
+		                            "stack",
+		                            "refcount",
+		                            "indirect",
+		                            "expected_family",
+		                            "suppressed_by",
+		                            "handle",
+		                            "last_release_stack",
+		                            "created_stack",
+		                            "handles",
+		                            "acquire_stacks",
+		                            "pids" };
 
 	memset(&key, 0, sizeof(key));
 	if (en->type != JSON_OBJECT)
 		return bad(rd, en, "%s: expected an error object, got %s",
-			   where, type_name(en));
+		           where, type_name(en));
 	prefetch(rd, en, keys, sizeof(keys) / sizeof(keys[0]));
 	v = lookup(rd, en, "kind");
 	if (!v || v->type != JSON_STRING)
 		return bad(rd, v ? v : en,
-			   "%s: expected a \"kind\" string in every error",
-			   where);
+		           "%s: expected a \"kind\" string in every error",
+		           where);
 	if (get_str(rd, en, "kind", where, &key.kind_name) ||
 	    get_str(rd, en, "family", where, &key.family) ||
 	    get_str(rd, en, "function", where, &key.function) ||
@@ -1029,14 +1117,15 @@ read_error(struct reader *rd, const struct json_node *en, bool suppressed,
 		uint32_t i;
 
 		if (get_str(rd, en, "expected_family", where,
-			    &g->expected_family) ||
-		    get_str(rd, en, "suppressed_by", where, &g->suppressed_by) ||
+		            &g->expected_family) ||
+		    get_str(rd, en, "suppressed_by", where,
+		            &g->suppressed_by) ||
 		    parse_hex(rd, lookup(rd, en, "handle"), "error.handle",
-			      &g->handle, NULL) ||
+		              &g->handle, NULL) ||
 		    get_stack(rd, en, "last_release_stack", where,
-			      &g->last_release_stack, &g->last_release_tid) ||
-		    get_stack(rd, en, "created_stack", where,
-			      &g->created_stack, &g->created_tid))
+		              &g->last_release_stack, &g->last_release_tid) ||
+		    get_stack(rd, en, "created_stack", where, &g->created_stack,
+		              &g->created_tid))
 			return -1;
 		hs = lookup(rd, en, "handles");
 		if (hs && hs->type == JSON_ARRAY) {
@@ -1044,14 +1133,15 @@ read_error(struct reader *rd, const struct json_node *en, bool suppressed,
 				uint64_t hv;
 
 				if (parse_hex(rd, &rd->doc->nodes[i],
-					      "error.handles", &hv, NULL))
+				              "error.handles", &hv, NULL))
 					return -1;
 				if (g->nhandles < MODEL_MAX_HANDLES)
 					g->handles[g->nhandles++] = hv;
 			}
 		} else if (hs && hs->type != JSON_NULL) {
-			return bad(rd, hs, "%s.handles: expected an array, got %s",
-				   where, type_name(hs));
+			return bad(rd, hs,
+			           "%s.handles: expected an array, got %s",
+			           where, type_name(hs));
 		}
 		as = lookup(rd, en, "acquire_stacks");
 		if (as && as->type == JSON_ARRAY && as->len) {
@@ -1065,7 +1155,7 @@ read_error(struct reader *rd, const struct json_node *en, bool suppressed,
 					continue;
 				if (an->v.u <= UINT32_MAX)
 					sid = local_find(rd->m->t,
-							 (uint32_t)an->v.u);
+					                 (uint32_t)an->v.u);
 				g->acquire_stacks[g->nacquire_stacks++] = sid;
 			}
 		}
@@ -1081,8 +1171,8 @@ read_error(struct reader *rd, const struct json_node *en, bool suppressed,
 			if (pn->type != JSON_NUMBER ||
 			    !(pn->flags & JSON_NUM_UINT) || pn->v.u > INT32_MAX)
 				return bad(rd, pn,
-					   "%s.pids: expected process ids",
-					   where);
+				           "%s.pids: expected process ids",
+				           where);
 			group_add_pid(g, (int)pn->v.u);
 		}
 	} else {
@@ -1095,7 +1185,7 @@ read_error(struct reader *rd, const struct json_node *en, bool suppressed,
 
 static int
 read_errors(struct reader *rd, const struct json_node *root, const char *key,
-	    bool suppressed, bool required, uint64_t *counted)
+            bool suppressed, bool required, uint64_t *counted)
 {
 	const struct json_node *arr = json_get(rd->doc, root, key);
 	uint32_t i;
@@ -1103,23 +1193,23 @@ read_errors(struct reader *rd, const struct json_node *root, const char *key,
 	if (!arr || arr->type == JSON_NULL) {
 		if (required)
 			return bad(rd, root,
-				   "expected an \"%s\" array in the report",
-				   key);
+			           "expected an \"%s\" array in the report",
+			           key);
 		return 0;
 	}
 	if (arr->type != JSON_ARRAY)
 		return bad(rd, arr, "%s: expected an array, got %s", key,
-			   type_name(arr));
+		           type_name(arr));
 	for (i = arr->v.first; i; i = rd->doc->nodes[i].next)
 		if (read_error(rd, &rd->doc->nodes[i], suppressed, key,
-			       counted))
+		               counted))
 			return -1;
 	return 0;
 }
 
 static int
 read_strings(struct reader *rd, const struct json_node *arr, const char *what,
-	     const char ***out, size_t *n)
+             const char ***out, size_t *n)
 {
 	uint32_t i;
 	size_t k = 0;
@@ -1130,7 +1220,7 @@ read_strings(struct reader *rd, const struct json_node *arr, const char *what,
 		return 0;
 	if (arr->type != JSON_ARRAY)
 		return bad(rd, arr, "%s: expected an array of strings, got %s",
-			   what, type_name(arr));
+		           what, type_name(arr));
 	*out = xcalloc(arr->len + 1, sizeof(char *));
 	for (i = arr->v.first; i; i = rd->doc->nodes[i].next) {
 		const struct json_node *s = &rd->doc->nodes[i];
@@ -1145,7 +1235,7 @@ read_strings(struct reader *rd, const struct json_node *arr, const char *what,
 			free(*out);
 			*out = NULL;
 			return bad(rd, s, "%s: expected strings, got %s", what,
-				   type_name(s));
+			           type_name(s));
 		}
 		p = json_str(rd->doc, s, &len);
 		(*out)[k++] = intern(rd->m, p, len);
@@ -1168,26 +1258,9 @@ add_spec(struct model *m, const char *s)
 	m->specs[m->nspecs++] = s;
 }
 
-static void
-add_reason(struct model *m, int pid, const char *reason)
-{
-	struct sbuf b = { m->incomplete_reason,
-			  m->incomplete_reason ? strlen(m->incomplete_reason)
-					       : 0,
-			  m->incomplete_reason
-			          ? strlen(m->incomplete_reason) + 1
-			          : 0 };
-
-	if (b.len > 4000)
-		return; /* enough to act on */
-	sbuf_printf(&b, "%spid %d: %s", b.len ? "; " : "", pid,
-		    reason ? reason : "reason unknown");
-	m->incomplete_reason = b.s;
-}
-
 static int
 read_process(struct reader *rd, const struct json_node *pn, bool top,
-	     uint64_t nerrors)
+             uint64_t nerrors)
 {
 	struct model *m = rd->m;
 	struct mprocess p;
@@ -1196,16 +1269,16 @@ read_process(struct reader *rd, const struct json_node *pn, bool top,
 	memset(&p, 0, sizeof(p));
 	if (pn->type != JSON_OBJECT)
 		return bad(rd, pn, "processes: expected objects, got %s",
-			   type_name(pn));
+		           type_name(pn));
 	if (get_int(rd, pn, "pid", "report", 0, &p.pid) ||
 	    get_int(rd, pn, "ppid", "report", 0, &p.ppid) ||
 	    get_int(rd, pn, "exit_status", "report", 0, &p.exit_status) ||
 	    get_bool(rd, pn, "final", "report", true, &p.final) ||
 	    get_bool(rd, pn, "incomplete", "report", false, &p.incomplete) ||
 	    get_str(rd, pn, "incomplete_reason", "report",
-		    &p.incomplete_reason) ||
+	            &p.incomplete_reason) ||
 	    read_strings(rd, json_get(rd->doc, pn, "argv"), "argv", &p.argv,
-			 &p.argc))
+	                 &p.argc))
 		return -1;
 	if (top) {
 		p.nerrors = nerrors;
@@ -1223,8 +1296,20 @@ read_process(struct reader *rd, const struct json_node *pn, bool top,
 	return 0;
 }
 
+static int add_doc(struct model *m, const struct json_doc *doc,
+                   const char *name, struct prescan *ps);
+
 int
 model_add_doc(struct model *m, const struct json_doc *doc, const char *name)
+{
+	if (!m->t->prescan)
+		m->t->prescan = xcalloc(1, sizeof(*m->t->prescan));
+	return add_doc(m, doc, name, m->t->prescan);
+}
+
+static int
+add_doc(struct model *m, const struct json_doc *doc, const char *name,
+        struct prescan *ps)
 {
 	const struct json_node *root = json_node(doc, doc->root), *v;
 	struct reader rd = { .m = m, .doc = doc, .name = name };
@@ -1236,28 +1321,29 @@ model_add_doc(struct model *m, const struct json_doc *doc, const char *name)
 
 	if (!root || root->type != JSON_OBJECT)
 		return bad(&rd, root,
-			   "expected a refsan JSON report (an object), got %s",
-			   type_name(root));
+		           "expected a refsan JSON report (an object), got %s",
+		           type_name(root));
 	v = json_get(doc, root, "tool");
 	if (v && !json_str_eq(doc, v, "refsan"))
-		return bad(&rd, v, "not a refsan report: \"tool\" is not \"refsan\"");
+		return bad(&rd, v,
+		           "not a refsan report: \"tool\" is not \"refsan\"");
 	v = json_get(doc, root, "schema");
 	if (!v)
 		return bad(&rd, root,
-			   "not a refsan report: no \"schema\" member");
+		           "not a refsan report: no \"schema\" member");
 	if (get_uint(&rd, root, "schema", "report", 0, &schema))
 		return -1;
 	if (schema != REPORT_SCHEMA)
 		return bad(&rd, v,
-			   "report schema %llu is not one this refsan reads "
-			   "(%d): update refsan",
-			   (unsigned long long)schema, REPORT_SCHEMA);
+		           "report schema %llu is not one this refsan reads "
+		           "(%d): update refsan",
+		           (unsigned long long)schema, REPORT_SCHEMA);
 	if (get_int(&rd, root, "pid", "report", 0, &rd.pid) ||
 	    get_bool(&rd, root, "final", "report", true, &final) ||
 	    get_bool(&rd, root, "incomplete", "report", false, &incomplete) ||
 	    get_str(&rd, root, "incomplete_reason", "report", &reason))
 		return -1;
-	if (read_stacks(&rd, root) ||
+	if (read_stacks(&rd, root, ps) ||
 	    read_errors(&rd, root, "errors", false, true, &counted) ||
 	    read_errors(&rd, root, "known", false, false, &counted) ||
 	    read_errors(&rd, root, "suppressed", true, false, &counted))
@@ -1272,9 +1358,9 @@ model_add_doc(struct model *m, const struct json_doc *doc, const char *name)
 
 			if (get_str(&rd, sn, "rule", "suppressions", &s.rule) ||
 			    get_uint(&rd, sn, "hits", "suppressions", 0,
-				     &s.hits) ||
+			             &s.hits) ||
 			    get_uint(&rd, sn, "handles", "suppressions", 0,
-				     &s.handles))
+			             &s.handles))
 				return -1;
 			if (!s.rule)
 				continue;
@@ -1291,7 +1377,7 @@ model_add_doc(struct model *m, const struct json_doc *doc, const char *name)
 		}
 	}
 	if (read_strings(&rd, json_get(doc, root, "specs"), "specs", &specs,
-			 &nspecs))
+	                 &nspecs))
 		return -1;
 	for (i = 0; i < nspecs; i++)
 		add_spec(m, specs[i]);
@@ -1327,10 +1413,9 @@ model_add_doc(struct model *m, const struct json_doc *doc, const char *name)
 		return -1;
 	}
 	m->final = m->final && final;
-	if (incomplete) {
+	if (incomplete)
 		m->incomplete = true;
-		add_reason(m, rd.pid, reason);
-	}
+	(void)reason; /* per process: model_finish() words the reason */
 	GROW(m->files, m->nfiles, m->cap_files);
 	m->files[m->nfiles++] = intern_c(m, name);
 	return 0;
@@ -1360,7 +1445,7 @@ load_file(const char *path, size_t *len, bool *mapped)
 				return NULL;
 			}
 			p = mmap(NULL, (size_t)st.st_size, PROT_READ,
-				 MAP_PRIVATE | MAP_POPULATE, fd, 0);
+			         MAP_PRIVATE | MAP_POPULATE, fd, 0);
 			close(fd);
 			if (p == MAP_FAILED)
 				return NULL;
@@ -1382,6 +1467,7 @@ struct loaded {
 	int read_errno;      /* 0, or why the file could not be read */
 	bool parse_failed;
 	struct json_err jerr;
+	struct prescan ps; /* its stacks, scanned by the loader */
 };
 
 static void
@@ -1396,8 +1482,19 @@ load_and_parse(struct loaded *l, const char *path)
 		l->read_errno = errno ? errno : EIO;
 		return;
 	}
-	l->parse_failed = json_parse(&l->doc, l->buf, l->len, &lim,
-				     &l->jerr) != 0;
+	l->parse_failed =
+	        json_parse(&l->doc, l->buf, l->len, &lim, &l->jerr) != 0;
+	l->ps.done = false;
+	if (!l->parse_failed) {
+		struct reader rd = { .doc = &l->doc,
+			             .name = path,
+			             .quiet = true };
+		const struct json_node *root = json_node(&l->doc, l->doc.root);
+
+		/* A fault is left for the merge to find and report. */
+		if (root && root->type == JSON_OBJECT)
+			scan_stacks(&rd, root, &l->ps);
+	}
 }
 
 static void
@@ -1416,17 +1513,17 @@ merge_loaded(struct model *m, struct loaded *l, const char *path)
 {
 	if (l->read_errno) {
 		cli_error("%s: cannot read the report: %s", path,
-			  l->read_errno == EFBIG ? "larger than 1 GiB"
-						 : strerror(l->read_errno));
+		          l->read_errno == EFBIG ? "larger than 1 GiB"
+		                                 : strerror(l->read_errno));
 		return -1;
 	}
 	if (l->parse_failed) {
 		fflush(stdout);
 		fprintf(stderr, "refsan: error: %s:%u:%u: %s\n", path,
-			l->jerr.line, l->jerr.col, l->jerr.msg);
+		        l->jerr.line, l->jerr.col, l->jerr.msg);
 		return -1;
 	}
-	return model_add_doc(m, &l->doc, path);
+	return add_doc(m, &l->doc, path, &l->ps);
 }
 
 int
@@ -1441,6 +1538,7 @@ model_add_file(struct model *m, const char *path)
 	r = merge_loaded(m, &l, path);
 	m->t->doc = l.doc;
 	unload(&l);
+	prescan_free(&l.ps);
 	return r;
 }
 
@@ -1485,8 +1583,7 @@ loader(void *arg)
 }
 
 int
-model_add_files(struct model *m, char *const *paths, size_t n,
-		bool keep_going)
+model_add_files(struct model *m, char *const *paths, size_t n, bool keep_going)
 {
 	struct pipeline pl;
 	pthread_t th;
@@ -1535,6 +1632,8 @@ model_add_files(struct model *m, char *const *paths, size_t n,
 	unload(&pl.slot[1]);
 	json_free(&pl.slot[0].doc);
 	json_free(&pl.slot[1].doc);
+	prescan_free(&pl.slot[0].ps);
+	prescan_free(&pl.slot[1].ps);
 	pthread_mutex_destroy(&pl.mu);
 	pthread_cond_destroy(&pl.cv);
 	return r;
@@ -1568,10 +1667,40 @@ cmp_groups(const void *a, const void *b)
 	return (x->order > y->order) - (x->order < y->order);
 }
 
+/* Why the merge is incomplete: each process's reason, named by pid when
+ * there are several. */
+static void
+word_reason(struct model *m)
+{
+	struct sbuf b = { 0 };
+	size_t i, n = 0;
+
+	free(m->incomplete_reason);
+	m->incomplete_reason = NULL;
+	for (i = 0; i < m->nprocs; i++) {
+		const struct mprocess *p = &m->procs[i];
+
+		if (!p->incomplete)
+			continue;
+		if (n++ == 20) {
+			sbuf_puts(&b, "; and more");
+			break;
+		}
+		if (m->nprocs > 1)
+			sbuf_printf(&b, "%spid %d: ", b.len ? "; " : "",
+			            p->pid);
+		sbuf_puts(&b, p->incomplete_reason ? p->incomplete_reason
+		                                   : "reason unknown");
+	}
+	m->incomplete_reason = b.s;
+}
+
 void
 model_finish(struct model *m)
 {
 	size_t i, j, k;
+
+	word_reason(m);
 
 	for (i = 0; i < m->ngroups; i++) {
 		struct mgroup *g = &m->groups[i];
@@ -1600,7 +1729,7 @@ cmp_u64(const void *a, const void *b)
 
 void
 model_apply_baseline(struct model *m, const struct model *base,
-		     const char *name)
+                     const char *name)
 {
 	uint64_t *sites = xcalloc(base->ngroups, sizeof(*sites));
 	size_t n = 0, i;
@@ -1662,13 +1791,12 @@ in_checkout(const char *file)
 		return false;
 	if (file[0] != '/')
 		return true;
-	return cwdlen && strncmp(file, cwd, cwdlen) == 0 &&
-	       file[cwdlen] == '/';
+	return cwdlen && strncmp(file, cwd, cwdlen) == 0 && file[cwdlen] == '/';
 }
 
 const struct mframe *
 model_stack_site_frame(const struct model *m, uint32_t stack,
-		       const char *skip_function)
+                       const char *skip_function)
 {
 	const struct mframe *any = NULL;
 	const uint32_t *ids;

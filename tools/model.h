@@ -33,17 +33,17 @@ struct mframe {
 	const char *function; /* interned; NULL: unknown */
 	const char *file;
 	const char *module;
-	unsigned line;        /* 0: unknown */
-	uint64_t pc;          /* of the first occurrence (informative only) */
+	unsigned line; /* 0: unknown */
+	uint64_t pc;   /* of the first occurrence (informative only) */
 	uint64_t offset;
 	bool has_offset;
-	uint64_t hash;        /* content hash */
+	uint64_t hash; /* content hash */
 };
 
 struct mstack {
-	uint32_t first;  /* index of the first frame id in model.stack_frames */
+	uint32_t first; /* index of the first frame id in model.stack_frames */
 	uint32_t nframes;
-	uint64_t hash;   /* content hash of the frames */
+	uint64_t hash; /* content hash of the frames */
 };
 
 struct mgroup {
@@ -53,26 +53,26 @@ struct mgroup {
 	const char *function;
 	const char *expected_family;
 	const char *suppressed_by;
-	uint64_t count;        /* leak: handles; misuse: occurrences */
+	uint64_t count; /* leak: handles; misuse: occurrences */
 	unsigned refcount;
 	bool indirect;
 	uint64_t handles[MODEL_MAX_HANDLES]; /* leak: the first few */
 	unsigned nhandles;
-	uint64_t handle;       /* misuse: the first handle */
-	uint32_t stack;        /* model stack ids, 0: none */
+	uint64_t handle; /* misuse: the first handle */
+	uint32_t stack;  /* model stack ids, 0: none */
 	uint32_t last_release_stack;
 	uint32_t created_stack;
-	int stack_tid;         /* threads the stacks were captured on (as
+	int stack_tid; /* threads the stacks were captured on (as
 				  the first report has them), 0: unknown */
 	int last_release_tid;
 	int created_tid;
 	uint32_t *acquire_stacks;
 	unsigned nacquire_stacks;
-	int *pids;             /* sorted, unique after model_finish() */
+	int *pids; /* sorted, unique after model_finish() */
 	size_t npids, cap_pids;
-	uint64_t site;         /* content hash: kind, family, function, stack */
-	size_t order;          /* first appearance */
-	bool known;            /* in the baseline: does not count */
+	uint64_t site; /* content hash: kind, family, function, stack */
+	size_t order;  /* first appearance */
+	bool known;    /* in the baseline: does not count */
 	bool suppressed;
 };
 
@@ -117,8 +117,8 @@ struct model {
 	struct {
 		uint64_t created, acquired, released, live, peak_live;
 	} counters;
-	bool final;       /* every report was a final one */
-	bool incomplete;  /* some report was */
+	bool final;      /* every report was a final one */
+	bool incomplete; /* some report was */
 	char *incomplete_reason;
 	const char *baseline; /* file name, when one was applied */
 	/* After model_finish(): the groups in output order. */
@@ -144,10 +144,10 @@ int model_add_file(struct model *m, const char *path);
  * -1 when any report could not be added (messages printed).
  */
 int model_add_files(struct model *m, char *const *paths, size_t n,
-		    bool keep_going);
+                    bool keep_going);
 /* Add a parsed report; NAME for messages. */
 int model_add_doc(struct model *m, const struct json_doc *doc,
-		  const char *name);
+                  const char *name);
 
 /*
  * Sort: misuse errors in the order they first appeared, then leak groups
@@ -157,7 +157,7 @@ void model_finish(struct model *m);
 
 /* Mark groups whose site BASE also has as known. */
 void model_apply_baseline(struct model *m, const struct model *base,
-			  const char *name);
+                          const char *name);
 
 /* Groups that count (neither known nor suppressed). */
 size_t model_counting(const struct model *m);
@@ -173,11 +173,11 @@ const uint32_t *model_stack(const struct model *m, uint32_t id, size_t *n);
  * "<...>").  NULL when no frame has a file.
  */
 const struct mframe *model_site_frame(const struct model *m,
-				      const struct mgroup *g);
+                                      const struct mgroup *g);
 /* The same rule for any stack; SKIP_FUNCTION: the callee to step over. */
 const struct mframe *model_stack_site_frame(const struct model *m,
-					    uint32_t stack,
-					    const char *skip_function);
+                                            uint32_t stack,
+                                            const char *skip_function);
 
 /* The pid shown in "==PID==" lines: the first report's. */
 int model_main_pid(const struct model *m);
@@ -193,7 +193,7 @@ struct model_report {
 	struct report_frame *frames; /* every stack's frames, one block */
 };
 void model_to_report(const struct model *m, struct model_report *mr,
-		     bool with_all);
+                     bool with_all);
 void model_report_free(struct model_report *mr);
 /* The report_error of group G, in the report of model_to_report. */
 void model_group_to_error(const struct mgroup *g, struct report_error *e);

@@ -53,12 +53,12 @@ main(int argc, char **argv)
 		if (argc >= 3 && strcmp(argv[2], "gen") == 0)
 			return cmd_spec_gen(argc - 2, argv + 2);
 		cli_error("spec: expected 'check' or 'gen'%s%s%s",
-			  argc >= 3 ? ", got '" : "", argc >= 3 ? argv[2] : "",
-			  argc >= 3 ? "'" : "");
+		          argc >= 3 ? ", got '" : "", argc >= 3 ? argv[2] : "",
+		          argc >= 3 ? "'" : "");
 		return EXIT_USAGE;
 	}
 	cli_error("unknown command '%s' (expected run, report or spec; "
-		  "refsan --help lists them)",
-		  argv[1]);
+	          "refsan --help lists them)",
+	          argv[1]);
 	return EXIT_USAGE;
 }

@@ -32,7 +32,7 @@ struct text_blocks;
 struct text_blocks *text_blocks_new(const struct model *m);
 void text_blocks_free(struct text_blocks *tb);
 int text_block(struct text_blocks *tb, const struct mgroup *g,
-	       struct sbuf *out);
+               struct sbuf *out);
 
 /* S for a terminal: control bytes and invalid UTF-8 as \xNN (as the
  * shim's outbuf_text_str); NULL as "??". */
@@ -44,7 +44,7 @@ const char *path_rel(const char *path);
 void group_title(const struct mgroup *g, struct sbuf *out);
 /* "Dog.__init__ zoo_wrap.py:41" (the site frame), or the function. */
 void group_where(const struct model *m, const struct mgroup *g,
-		 struct sbuf *out);
+                 struct sbuf *out);
 /* "2059, 2060 and 3 more" (at most MAX pids). */
 void pid_list(const struct mgroup *g, size_t max, struct sbuf *out);
 /* The site hash as 16 hex digits. */
@@ -63,6 +63,6 @@ struct totals {
 void model_totals(const struct model *m, struct totals *t);
 /* "SUMMARY: refsan: 3 leaked handle(s) from 1 site(s), ... ." */
 void summary_line(const struct model *m, const struct totals *t,
-		  struct sbuf *out);
+                  struct sbuf *out);
 
 #endif

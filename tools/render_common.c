@@ -106,7 +106,7 @@ text_block(struct text_blocks *tb, const struct mgroup *g, struct sbuf *out)
 		sbuf_printf(out, "==%d==ERROR: refsan: ", (int)tb->mr.r.pid);
 		sbuf_text(out, g->kind_name);
 		sbuf_printf(out, " of handle 0x%llx",
-			    (unsigned long long)g->handle);
+		            (unsigned long long)g->handle);
 		if (g->family) {
 			sbuf_puts(out, " (family ");
 			sbuf_text(out, g->family);
@@ -196,8 +196,8 @@ group_title(const struct mgroup *g, struct sbuf *out)
 	switch (g->kind) {
 	case KIND_LEAK:
 		sbuf_printf(out, "%s %llu handle(s)",
-			    g->indirect ? "indirect leak of" : "leak of",
-			    (unsigned long long)g->count);
+		            g->indirect ? "indirect leak of" : "leak of",
+		            (unsigned long long)g->count);
 		if (g->family) {
 			sbuf_puts(out, " of family ");
 			sbuf_text(out, g->family);
@@ -218,7 +218,7 @@ group_title(const struct mgroup *g, struct sbuf *out)
 		sbuf_text(out, g->family ? g->family : "family-less");
 		sbuf_puts(out, " handle passed to a function that accepts ");
 		sbuf_text(out, g->expected_family ? g->expected_family
-						  : "another family");
+		                                  : "another family");
 		break;
 	default:
 		sbuf_text(out, g->kind_name);
@@ -361,9 +361,9 @@ summary_line(const struct model *m, const struct totals *t, struct sbuf *out)
 	sbuf_puts(out, m->final ? "SUMMARY: refsan: " : "refsan: ");
 	if (t->leak_sites) {
 		sbuf_printf(out, "%llu %s handle(s) from %llu site(s)",
-			    (unsigned long long)t->n[KIND_LEAK],
-			    m->final ? "leaked" : "live",
-			    (unsigned long long)t->leak_sites);
+		            (unsigned long long)t->n[KIND_LEAK],
+		            m->final ? "leaked" : "live",
+		            (unsigned long long)t->leak_sites);
 		first = false;
 	} else if (!m->final) {
 		sbuf_puts(out, "no live handles");
@@ -373,21 +373,24 @@ summary_line(const struct model *m, const struct totals *t, struct sbuf *out)
 		if (!what[k] || !t->n[k])
 			continue;
 		sbuf_printf(out, "%s%llu%s", first ? "" : ", ",
-			    (unsigned long long)t->n[k], what[k]);
+		            (unsigned long long)t->n[k], what[k]);
 		first = false;
 	}
 	if (first)
 		sbuf_printf(out, "no errors; %llu handle(s) created, %llu live",
-			    (unsigned long long)m->counters.created,
-			    (unsigned long long)m->counters.live);
+		            (unsigned long long)m->counters.created,
+		            (unsigned long long)m->counters.live);
 	if (t->suppressed)
 		sbuf_printf(out, " (%llu suppressed)",
-			    (unsigned long long)t->suppressed);
+		            (unsigned long long)t->suppressed);
 	if (m->nprocs > 1 && !first)
 		sbuf_printf(out, " in %llu of %zu process(es)",
-			    (unsigned long long)t->procs_with_errors, m->nprocs);
+		            (unsigned long long)t->procs_with_errors,
+		            m->nprocs);
 	if (t->known_groups)
-		sbuf_printf(out, " (%llu known error(s) in the baseline, not counted)",
-			    (unsigned long long)t->known_groups);
+		sbuf_printf(
+		        out,
+		        " (%llu known error(s) in the baseline, not counted)",
+		        (unsigned long long)t->known_groups);
 	sbuf_puts(out, ".\n");
 }

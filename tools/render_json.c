@@ -131,7 +131,7 @@ belongs(const struct mgroup *g, enum which w)
 
 static void
 put_groups(struct outbuf *ob, const struct model *m, const char *name,
-	   enum which w)
+           enum which w)
 {
 	bool first = true;
 	size_t i;
@@ -247,9 +247,9 @@ put_stacks(struct outbuf *ob, const struct model *m)
 	for (i = 0; i < m->norder; i++) {
 		const struct mgroup *g = m->order[i];
 		const uint32_t ids[3] = { g->stack, g->last_release_stack,
-					  g->created_stack };
+			                  g->created_stack };
 		const int tids[3] = { g->stack_tid, g->last_release_tid,
-				      g->created_tid };
+			              g->created_tid };
 
 		for (j = 0; j < 3; j++) {
 			if (!ids[j] || !tids[j] || used[ids[j]])

@@ -65,7 +65,7 @@ xml_name(struct sbuf *out, const char *s)
 
 static void
 testcase_head(struct sbuf *out, const struct model *m, const struct mgroup *g,
-	      struct sbuf *tmp)
+              struct sbuf *tmp)
 {
 	const struct mframe *f = model_site_frame(m, g);
 	char site[17];
@@ -111,24 +111,26 @@ render_junit(int fd, const struct model *m)
 	}
 	tests = failures + skipped + (failures ? 0 : 1);
 	sbuf_puts(&out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-	sbuf_printf(&out,
-		    "<testsuites name=\"refsan\" tests=\"%zu\" failures=\"%zu\" "
-		    "errors=\"0\" skipped=\"%zu\">\n",
-		    tests, failures, skipped);
-	sbuf_printf(&out,
-		    "  <testsuite name=\"refsan\" tests=\"%zu\" failures=\"%zu\" "
-		    "errors=\"0\" skipped=\"%zu\" time=\"0\">\n",
-		    tests, failures, skipped);
+	sbuf_printf(
+	        &out,
+	        "<testsuites name=\"refsan\" tests=\"%zu\" failures=\"%zu\" "
+	        "errors=\"0\" skipped=\"%zu\">\n",
+	        tests, failures, skipped);
+	sbuf_printf(
+	        &out,
+	        "  <testsuite name=\"refsan\" tests=\"%zu\" failures=\"%zu\" "
+	        "errors=\"0\" skipped=\"%zu\" time=\"0\">\n",
+	        tests, failures, skipped);
 	sbuf_puts(&out, "    <properties>\n");
 	sbuf_printf(&out,
-		    "      <property name=\"refsan.version\" value=\"%s\"/>\n",
-		    REFSAN_VERSION);
+	            "      <property name=\"refsan.version\" value=\"%s\"/>\n",
+	            REFSAN_VERSION);
 	sbuf_printf(&out,
-		    "      <property name=\"refsan.reports\" value=\"%zu\"/>\n",
-		    m->nprocs);
+	            "      <property name=\"refsan.reports\" value=\"%zu\"/>\n",
+	            m->nprocs);
 	if (m->baseline) {
 		sbuf_puts(&out,
-			  "      <property name=\"refsan.baseline\" value=\"");
+		          "      <property name=\"refsan.baseline\" value=\"");
 		xml_name(&out, m->baseline);
 		sbuf_puts(&out, "\"/>\n");
 	}
@@ -141,7 +143,7 @@ render_junit(int fd, const struct model *m)
 		testcase_head(&out, m, g, &tmp);
 		if (g->known) {
 			sbuf_puts(&out, "      <skipped message=\"known: its "
-					"site is in the baseline ");
+			                "site is in the baseline ");
 			xml_name(&out, m->baseline);
 			sbuf_puts(&out, "\"/>\n");
 		} else {
@@ -167,13 +169,14 @@ render_junit(int fd, const struct model *m)
 		}
 	}
 	if (!failures)
-		sbuf_printf(&out,
-			    "    <testcase classname=\"refsan\" name=\"no handle "
-			    "errors in %zu process report(s)\" time=\"0\"/>\n",
-			    m->nprocs);
+		sbuf_printf(
+		        &out,
+		        "    <testcase classname=\"refsan\" name=\"no handle "
+		        "errors in %zu process report(s)\" time=\"0\"/>\n",
+		        m->nprocs);
 	if (m->incomplete) {
 		sbuf_puts(&out, "    <system-err>refsan: warning: a report is "
-				"incomplete: ");
+		                "incomplete: ");
 		xml_name(&out, m->incomplete_reason);
 		sbuf_puts(&out, "</system-err>\n");
 	}

@@ -22,32 +22,31 @@
 static const struct rule {
 	const char *id, *name, *short_text, *full_text;
 } rules[KIND_COUNT] = {
-	[KIND_LEAK] = { "leak", "HandleLeak",
-			"Handle still live at exit",
-			"A handle created through the library was never released "
-			"down to a reference count of 0 before the process exited. "
-			"The location is the call that created it; release it on "
-			"every path (or fix the unmatched acquire)." },
+	[KIND_LEAK] = { "leak", "HandleLeak", "Handle still live at exit",
+	                "A handle created through the library was never released "
+	                "down to a reference count of 0 before the process exited. "
+	                "The location is the call that created it; release it on "
+	                "every path (or fix the unmatched acquire)." },
 	[KIND_DOUBLE_RELEASE] = { "double_release", "DoubleRelease",
-				  "Handle released after its count reached 0",
-				  "A release of a handle whose reference count had "
-				  "already reached 0: a use after free in the "
-				  "library. refsan did not pass it on. The related "
-				  "locations show the release that took the count "
-				  "to 0 and the creation." },
+	                          "Handle released after its count reached 0",
+	                          "A release of a handle whose reference count had "
+	                          "already reached 0: a use after free in the "
+	                          "library. refsan did not pass it on. The related "
+	                          "locations show the release that took the count "
+	                          "to 0 and the creation." },
 	[KIND_INVALID_RELEASE] = { "invalid_release", "InvalidRelease",
-				   "Release of a handle never created",
-				   "A release of a pointer refsan never saw created "
-				   "by a create function of the spec." },
+	                           "Release of a handle never created",
+	                           "A release of a pointer refsan never saw created "
+	                           "by a create function of the spec." },
 	[KIND_USE_AFTER_RELEASE] = { "use_after_release", "UseAfterRelease",
-				     "Handle used after its last release",
-				     "A function of the spec that needs a live handle "
-				     "was given one whose reference count had reached "
-				     "0." },
+	                             "Handle used after its last release",
+	                             "A function of the spec that needs a live handle "
+	                             "was given one whose reference count had reached "
+	                             "0." },
 	[KIND_FAMILY_MISMATCH] = { "family_mismatch", "FamilyMismatch",
-				   "Handle of the wrong family",
-				   "A handle of one family was passed to a function "
-				   "that accepts other families only." },
+	                           "Handle of the wrong family",
+	                           "A handle of one family was passed to a function "
+	                           "that accepts other families only." },
 };
 
 static void
@@ -117,8 +116,7 @@ physical(struct outbuf *ob, const struct mframe *f)
 }
 
 static void
-location(struct outbuf *ob, const struct mframe *f, const char *message,
-	 int id)
+location(struct outbuf *ob, const struct mframe *f, const char *message, int id)
 {
 	outbuf_putc(ob, '{');
 	if (id >= 0) {
@@ -128,7 +126,9 @@ location(struct outbuf *ob, const struct mframe *f, const char *message,
 	}
 	physical(ob, f);
 	if (f->function) {
-		outbuf_puts(ob, ", \"logicalLocations\": [{\"fullyQualifiedName\": ");
+		outbuf_puts(
+		        ob,
+		        ", \"logicalLocations\": [{\"fullyQualifiedName\": ");
 		outbuf_json_str(ob, f->function);
 		outbuf_puts(ob, ", \"kind\": \"function\"}]");
 	}
@@ -142,7 +142,7 @@ location(struct outbuf *ob, const struct mframe *f, const char *message,
 /* One codeFlow: STACK's frames with files, outermost first. */
 static bool
 code_flow(struct outbuf *ob, const struct model *m, uint32_t stack,
-	  const char *what, bool first)
+          const char *what, bool first)
 {
 	const uint32_t *ids;
 	size_t n, i, level = 0;
@@ -176,7 +176,7 @@ code_flow(struct outbuf *ob, const struct model *m, uint32_t stack,
 
 static bool
 related(struct outbuf *ob, const struct model *m, uint32_t stack,
-	const char *skip, const char *what, int *id, bool first)
+        const char *skip, const char *what, int *id, bool first)
 {
 	const struct mframe *f = model_stack_site_frame(m, stack, skip);
 
@@ -189,7 +189,7 @@ related(struct outbuf *ob, const struct model *m, uint32_t stack,
 
 static void
 put_result(struct outbuf *ob, const struct model *m, const struct mgroup *g,
-	   int rule_index, bool first)
+           int rule_index, bool first)
 {
 	const struct mframe *f = model_site_frame(m, g);
 	struct sbuf msg = { 0 };
@@ -237,10 +237,10 @@ put_result(struct outbuf *ob, const struct model *m, const struct mgroup *g,
 		key(ob, "relatedLocations");
 		outbuf_putc(ob, '[');
 		none = related(ob, m, g->last_release_stack, NULL,
-			       "its last release (reference count 1 -> 0)",
-			       &id, true);
+		               "its last release (reference count 1 -> 0)", &id,
+		               true);
 		related(ob, m, g->created_stack, NULL, "it was created here",
-			&id, none);
+		        &id, none);
 		outbuf_putc(ob, ']');
 	} else if (g->nacquire_stacks) {
 		outbuf_puts(ob, ",\n         ");
@@ -249,19 +249,19 @@ put_result(struct outbuf *ob, const struct model *m, const struct mgroup *g,
 		none = true;
 		for (i = 0; i < g->nacquire_stacks; i++)
 			none = related(ob, m, g->acquire_stacks[i], NULL,
-				       "acquired here (no matching release)",
-				       &id, none);
+			               "acquired here (no matching release)",
+			               &id, none);
 		outbuf_putc(ob, ']');
 	}
 	outbuf_puts(ob, ",\n         ");
 	key(ob, "codeFlows");
 	outbuf_putc(ob, '[');
 	none = code_flow(ob, m, g->stack,
-			 g->kind == KIND_LEAK ? "where it was created"
-					      : "the offending call",
-			 true);
+	                 g->kind == KIND_LEAK ? "where it was created"
+	                                      : "the offending call",
+	                 true);
 	none = code_flow(ob, m, g->last_release_stack,
-			 "its last release (reference count 1 -> 0)", none);
+	                 "its last release (reference count 1 -> 0)", none);
 	code_flow(ob, m, g->created_stack, "where it was created", none);
 	outbuf_putc(ob, ']');
 	outbuf_puts(ob, ",\n         ");
@@ -309,10 +309,10 @@ render_sarif(int fd, const struct model *m)
 	}
 	outbuf_init(&ob, fd);
 	outbuf_puts(&ob, "{\n  \"$schema\": "
-			 "\"https://json.schemastore.org/sarif-2.1.0.json\",\n"
-			 "  \"version\": \"2.1.0\",\n  \"runs\": [\n    {\n"
-			 "      \"tool\": {\"driver\": {\"name\": \"refsan\", "
-			 "\"version\": ");
+	                 "\"https://json.schemastore.org/sarif-2.1.0.json\",\n"
+	                 "  \"version\": \"2.1.0\",\n  \"runs\": [\n    {\n"
+	                 "      \"tool\": {\"driver\": {\"name\": \"refsan\", "
+	                 "\"version\": ");
 	outbuf_json_str(&ob, REFSAN_VERSION);
 	outbuf_puts(&ob, ", \"semanticVersion\": ");
 	outbuf_json_str(&ob, REFSAN_VERSION);
@@ -328,17 +328,17 @@ render_sarif(int fd, const struct model *m)
 		outbuf_json_str(&ob, ru ? ru->name : id);
 		outbuf_puts(&ob, ", ");
 		text_obj(&ob, "shortDescription",
-			 ru ? ru->short_text : "refsan error");
+		         ru ? ru->short_text : "refsan error");
 		outbuf_puts(&ob, ", ");
 		text_obj(&ob, "fullDescription",
-			 ru ? ru->full_text
-			    : "An error kind this version of refsan does not "
-			      "describe.");
+		         ru ? ru->full_text
+		            : "An error kind this version of refsan does not "
+		              "describe.");
 		outbuf_puts(&ob, ", ");
 		text_obj(&ob, "help", ru ? ru->full_text : "See the report.");
 		outbuf_puts(&ob, ", \"defaultConfiguration\": {\"level\": "
-				 "\"error\"}, \"properties\": {\"tags\": "
-				 "[\"reliability\", \"refcount\"]}}");
+		                 "\"error\"}, \"properties\": {\"tags\": "
+		                 "[\"reliability\", \"refcount\"]}}");
 	}
 	outbuf_puts(&ob, "\n      ]}},\n");
 	if (getcwd(cwd, sizeof(cwd))) {
@@ -346,8 +346,9 @@ render_sarif(int fd, const struct model *m)
 		bool rel;
 
 		uri(&u, cwd, &rel);
-		outbuf_puts(&ob, "      \"originalUriBaseIds\": {\"%SRCROOT%\": "
-				 "{\"uri\": ");
+		outbuf_puts(&ob,
+		            "      \"originalUriBaseIds\": {\"%SRCROOT%\": "
+		            "{\"uri\": ");
 		sbuf_puts(&u, "/");
 		outbuf_json_str(&ob, u.s);
 		outbuf_puts(&ob, "}},\n");
@@ -367,7 +368,8 @@ render_sarif(int fd, const struct model *m)
 		put_result(&ob, m, g, ri, first);
 		first = false;
 	}
-	outbuf_puts(&ob, first ? "]\n    }\n  ]\n}\n" : "\n      ]\n    }\n  ]\n}\n");
+	outbuf_puts(&ob, first ? "]\n    }\n  ]\n}\n"
+	                       : "\n      ]\n    }\n  ]\n}\n");
 	r = outbuf_flush(&ob);
 	free(extra);
 	return r;

@@ -28,7 +28,7 @@ flush_some(int fd, struct sbuf *out, bool force)
 
 static int
 put_group(int fd, struct text_blocks *tb, const struct model *m,
-	  const struct mgroup *g, struct sbuf *out)
+          const struct mgroup *g, struct sbuf *out)
 {
 	int r = text_block(tb, g, out);
 
@@ -58,9 +58,9 @@ render_text(int fd, const struct model *m)
 	model_totals(m, &t);
 	if (!m->final)
 		sbuf_printf(&out,
-			    "==%d==refsan: report of live handles (not an exit "
-			    "report)\n\n",
-			    model_main_pid(m));
+		            "==%d==refsan: report of live handles (not an exit "
+		            "report)\n\n",
+		            model_main_pid(m));
 	for (i = 0; i < m->norder && !r; i++) {
 		const struct mgroup *g = m->order[i];
 
@@ -85,8 +85,9 @@ render_text(int fd, const struct model *m)
 				break;
 			}
 		}
-		sbuf_printf(&out, "==%d==ERROR: refsan: detected handle leaks\n\n",
-			    pid);
+		sbuf_printf(&out,
+		            "==%d==ERROR: refsan: detected handle leaks\n\n",
+		            pid);
 	}
 	/* Direct leaks first, then indirect ones (as the shim). */
 	for (pass = 0; pass < 2 && !r; pass++)
@@ -98,7 +99,8 @@ render_text(int fd, const struct model *m)
 				r = put_group(fd, tb, m, g, &out);
 		}
 	if (t.known_groups && !r) {
-		sbuf_puts(&out, "Known errors (their sites are in the baseline ");
+		sbuf_puts(&out,
+		          "Known errors (their sites are in the baseline ");
 		sbuf_text(&out, m->baseline);
 		sbuf_puts(&out, "; they do not count):\n");
 		for (i = 0; i < m->norder; i++) {
@@ -123,22 +125,20 @@ render_text(int fd, const struct model *m)
 		sbuf_puts(&out, rule);
 		sbuf_puts(&out, "Suppressions used:\n");
 		sbuf_puts(&out, "  count      handles suppression\n");
-		for (i = 0; i < m->nsupps; i++)
-		{
+		for (i = 0; i < m->nsupps; i++) {
 			sbuf_printf(&out, "%7llu %12llu ",
-				    (unsigned long long)m->supps[i].hits,
-				    (unsigned long long)m->supps[i].handles);
+			            (unsigned long long)m->supps[i].hits,
+			            (unsigned long long)m->supps[i].handles);
 			sbuf_text(&out, m->supps[i].rule);
 			sbuf_puts(&out, "\n");
 		}
 		sbuf_puts(&out, rule);
 		sbuf_puts(&out, "\n");
 	}
-	if (m->incomplete)
-	{
+	if (m->incomplete) {
 		sbuf_puts(&out, "refsan: warning: this report is incomplete: ");
 		sbuf_text(&out, m->incomplete_reason ? m->incomplete_reason
-						     : "reason unknown");
+		                                     : "reason unknown");
 		sbuf_puts(&out, "\n");
 	}
 	summary_line(m, &t, &out);
@@ -161,7 +161,7 @@ render_run_summary(int fd, const struct model *m)
 	sbuf_printf(&out, "refsan: %zu process(es) reported", m->nprocs);
 	if (m->nprocs)
 		sbuf_printf(&out, "; %llu had errors",
-			    (unsigned long long)t.procs_with_errors);
+		            (unsigned long long)t.procs_with_errors);
 	sbuf_puts(&out, ".\n");
 	for (i = 0; i < m->norder; i++) {
 		const struct mgroup *g = m->order[i];
@@ -169,9 +169,10 @@ render_run_summary(int fd, const struct model *m)
 		if (g->known || g->suppressed)
 			continue;
 		if (shown++ == 50) {
-			sbuf_printf(&out, "  ... and %zu more (refsan report "
-					  "--format text shows them all)\n",
-				    model_counting(m) - 50);
+			sbuf_printf(&out,
+			            "  ... and %zu more (refsan report "
+			            "--format text shows them all)\n",
+			            model_counting(m) - 50);
 			break;
 		}
 		sbuf_puts(&out, "  ");
@@ -182,11 +183,10 @@ render_run_summary(int fd, const struct model *m)
 		pid_list(g, 8, &out);
 		sbuf_puts(&out, "\n");
 	}
-	if (m->incomplete)
-	{
+	if (m->incomplete) {
 		sbuf_puts(&out, "refsan: warning: a report is incomplete: ");
 		sbuf_text(&out, m->incomplete_reason ? m->incomplete_reason
-						     : "reason unknown");
+		                                     : "reason unknown");
 		sbuf_puts(&out, "\n");
 	}
 	summary_line(m, &t, &out);

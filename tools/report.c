@@ -51,7 +51,7 @@ add_dir(const char *dir, char ***files, size_t *n, size_t *cap)
 
 	if (!d) {
 		cli_error("%s: cannot read the directory: %s", dir,
-			  strerror(errno));
+		          strerror(errno));
 		return -1;
 	}
 	while ((de = readdir(d))) {
@@ -62,8 +62,8 @@ add_dir(const char *dir, char ***files, size_t *n, size_t *cap)
 			*files = xrealloc(*files, *cap * sizeof(**files));
 		}
 		(*files)[(*n)++] = xasprintf("%s%s%s", dir,
-					     str_ends_with(dir, "/") ? "" : "/",
-					     de->d_name);
+		                             str_ends_with(dir, "/") ? "" : "/",
+		                             de->d_name);
 	}
 	closedir(d);
 	qsort(*files + first, *n - first, sizeof(**files), cmp_str);
@@ -90,7 +90,7 @@ output_open(struct output *o, const char *path)
 	o->fd = mkostemp(o->tmp, O_CLOEXEC);
 	if (o->fd < 0) {
 		cli_error("%s: cannot write the output: %s", path,
-			  strerror(errno));
+		          strerror(errno));
 		free(o->path);
 		free(o->tmp);
 		return -1;
@@ -112,7 +112,7 @@ output_close(struct output *o, bool ok)
 	}
 	if (ok && rename(o->tmp, o->path)) {
 		cli_error("%s: cannot write the output: %s", o->path,
-			  strerror(errno));
+		          strerror(errno));
 		ok = false;
 	}
 	if (!ok) {
@@ -144,7 +144,8 @@ cmd_report(int argc, char **argv)
 	int c, status = EXIT_USAGE, exitcode = EXIT_ERRORS_DEF, r;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+f:b:o:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+f:b:o:h", longopts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'f':
 			if (strcmp(optarg, "text") == 0)
@@ -158,9 +159,10 @@ cmd_report(int argc, char **argv)
 			else if (strcmp(optarg, "html") == 0)
 				fmt = F_HTML;
 			else {
-				cli_error("--format: expected text, json, junit, "
-					  "sarif or html, got '%s'",
-					  optarg);
+				cli_error(
+				        "--format: expected text, json, junit, "
+				        "sarif or html, got '%s'",
+				        optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -175,8 +177,9 @@ cmd_report(int argc, char **argv)
 			long v = strtol(optarg, &end, 10);
 
 			if (!*optarg || *end || v < 0 || v > 255) {
-				cli_error("--exitcode: expected 0..255, got '%s'",
-					  optarg);
+				cli_error(
+				        "--exitcode: expected 0..255, got '%s'",
+				        optarg);
 				return EXIT_USAGE;
 			}
 			exitcode = (int)v;
@@ -245,8 +248,8 @@ cmd_report(int argc, char **argv)
 	}
 	if (r)
 		cli_error("%s: cannot write the output: %s",
-			  output ? output : "standard output",
-			  r < 0 ? strerror(-r) : "error");
+		          output ? output : "standard output",
+		          r < 0 ? strerror(-r) : "error");
 	if (output_close(&out, r == 0) || r)
 		goto free_models;
 	if (output && fmt != F_TEXT) {

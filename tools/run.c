@@ -89,8 +89,8 @@ is_dir(const char *path)
 static char *
 resolve(const char *dir, const char *rel)
 {
-	char *joined = rel[0] == '/' ? xstrdup(rel)
-				     : xasprintf("%s/%s", dir, rel);
+	char *joined =
+	        rel[0] == '/' ? xstrdup(rel) : xasprintf("%s/%s", dir, rel);
 	char *real = realpath(joined, NULL);
 
 	free(joined);
@@ -133,7 +133,7 @@ find_layout(struct layout *l)
 			return -1;
 		}
 	} else if ((p = resolve(dir, "../src/" REFSAN_SHIM_NAME)) &&
-		   is_file(p)) {
+	           is_file(p)) {
 		l->shim = p;
 		l->build_tree = true;
 	} else {
@@ -146,9 +146,9 @@ find_layout(struct layout *l)
 		if (!p || !is_file(p)) {
 			free(p);
 			cli_error("cannot find %s: looked in %s/../src, %s/%s "
-				  "and %s (set REFSAN_SHIM to its path)",
-				  REFSAN_SHIM_NAME, dir, dir,
-				  REFSAN_BIN_TO_LIB, REFSAN_LIBDIR);
+			          "and %s (set REFSAN_SHIM to its path)",
+			          REFSAN_SHIM_NAME, dir, dir, REFSAN_BIN_TO_LIB,
+			          REFSAN_LIBDIR);
 			return -1;
 		}
 		l->shim = p;
@@ -184,8 +184,8 @@ option_item(const char *key, const char *val)
 	if (!strchr(val, '"'))
 		return xasprintf("%s=\"%s\"", key, val);
 	cli_error("option %s: a value cannot hold ':' and both kinds of "
-		  "quotes",
-		  key);
+	          "quotes",
+	          key);
 	return NULL;
 }
 
@@ -261,7 +261,7 @@ cmp_found(const void *a, const void *b)
  * that were there before CMD ran), sorted by pid. */
 static struct found *
 list_reports(const char *dir, const char *prefix, char **old, size_t nold,
-	     size_t *n, bool warn_tmp)
+             size_t *n, bool warn_tmp)
 {
 	struct found *v = NULL;
 	size_t cap = 0, i;
@@ -278,9 +278,9 @@ list_reports(const char *dir, const char *prefix, char **old, size_t nold,
 		if (!report_name(de->d_name, prefix, &pid, &tmp)) {
 			if (tmp && warn_tmp)
 				cli_warning("%s/%s: a process was killed while "
-					    "writing its report (SIGKILL or "
-					    "SIGTERM?); it is left out",
-					    dir, de->d_name);
+				            "writing its report (SIGKILL or "
+				            "SIGTERM?); it is left out",
+				            dir, de->d_name);
 			continue;
 		}
 		for (i = 0; i < nold; i++)
@@ -312,7 +312,8 @@ remove_tree(const char *dir)
 		while ((de = readdir(d))) {
 			char *p;
 
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			if (!strcmp(de->d_name, ".") ||
+			    !strcmp(de->d_name, ".."))
 				continue;
 			p = xasprintf("%s/%s", dir, de->d_name);
 			unlink(p);
@@ -356,8 +357,8 @@ static void
 prepend_env(const char *var, const char *val, const char *sep)
 {
 	const char *old = getenv(var);
-	char *v = old && *old ? xasprintf("%s%s%s", val, sep, old)
-			      : xstrdup(val);
+	char *v =
+	        old && *old ? xasprintf("%s%s%s", val, sep, old) : xstrdup(val);
 
 	setenv(var, v, 1);
 	free(v);
@@ -373,7 +374,7 @@ set_preload(const char *shim)
 
 	if (old && strstr(old, REFSAN_SHIM_NAME)) {
 		cli_note("LD_PRELOAD already holds %s: using that one",
-			 REFSAN_SHIM_NAME);
+		         REFSAN_SHIM_NAME);
 		return;
 	}
 	if (old && *old && (strstr(old, "libasan") || strstr(old, "libtsan")))
@@ -420,8 +421,8 @@ reap_rest(unsigned secs)
 			return false;
 		if (!noted && now.tv_sec - start.tv_sec >= 1) {
 			cli_note("waiting up to %us for processes CMD left "
-				 "running (--wait-children)",
-				 secs);
+			         "running (--wait-children)",
+			         secs);
 			noted = true;
 		}
 		nanosleep(&nap, NULL);
@@ -502,7 +503,8 @@ parse_args(int argc, char **argv, struct run_args *a, int *first_cmd)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+s:o:j:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:o:j:h", longopts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 's':
 			if (a->specs.len)
@@ -513,8 +515,9 @@ parse_args(int argc, char **argv, struct run_args *a, int *first_cmd)
 			char *eq = strchr(optarg, '='), *key, *item;
 
 			if (!eq || eq == optarg) {
-				cli_error("--option: expected KEY=VALUE, got '%s'",
-					  optarg);
+				cli_error(
+				        "--option: expected KEY=VALUE, got '%s'",
+				        optarg);
 				return -1;
 			}
 			key = strndup(optarg, (size_t)(eq - optarg));
@@ -535,8 +538,8 @@ parse_args(int argc, char **argv, struct run_args *a, int *first_cmd)
 
 			if (!*optarg || *end || v > 86400) {
 				cli_error("--wait-children: expected seconds "
-					  "(0..86400), got '%s'",
-					  optarg);
+				          "(0..86400), got '%s'",
+				          optarg);
 				return -1;
 			}
 			a->wait_children = (unsigned)v;
@@ -557,8 +560,9 @@ parse_args(int argc, char **argv, struct run_args *a, int *first_cmd)
 		}
 	}
 	if (optind >= argc) {
-		cli_error("run: expected a command to run (refsan run [OPTIONS] "
-			  "[--] CMD ARGS...)");
+		cli_error(
+		        "run: expected a command to run (refsan run [OPTIONS] "
+		        "[--] CMD ARGS...)");
 		return -1;
 	}
 	*first_cmd = optind;
@@ -645,9 +649,9 @@ cmd_run(int argc, char **argv)
 	}
 	if (options_parse(&opts, env.s ? env.s : "", &oerr)) {
 		cli_error("%s: %s",
-			  a.options.len ? "--option or REFSAN_OPTIONS"
-					: "REFSAN_OPTIONS",
-			  oerr.msg);
+		          a.options.len ? "--option or REFSAN_OPTIONS"
+		                        : "REFSAN_OPTIONS",
+		          oerr.msg);
 		goto out;
 	}
 	if (*opts.spec) {
@@ -655,8 +659,8 @@ cmd_run(int argc, char **argv)
 			goto out;
 	} else {
 		cli_note("no spec (--spec, REFSAN_SPEC or spec= in "
-			 "REFSAN_OPTIONS): only handles annotated through the "
-			 "C API are tracked");
+		         "REFSAN_OPTIONS): only handles annotated through the "
+		         "C API are tracked");
 	}
 
 	/* Where the reports go. */
@@ -667,8 +671,8 @@ cmd_run(int argc, char **argv)
 		const char *slash = strrchr(opts.json_path, '/');
 
 		dir = slash ? strndup(opts.json_path,
-				      (size_t)(slash - opts.json_path))
-			    : xstrdup(".");
+		                      (size_t)(slash - opts.json_path))
+		            : xstrdup(".");
 		if (!dir || !*dir) {
 			free(dir);
 			dir = xstrdup("/");
@@ -678,10 +682,10 @@ cmd_run(int argc, char **argv)
 		const char *tmp = getenv("TMPDIR");
 
 		dir = xasprintf("%s/refsan-run.XXXXXX",
-				tmp && *tmp ? tmp : "/tmp");
+		                tmp && *tmp ? tmp : "/tmp");
 		if (!mkdtemp(dir)) {
 			cli_error("cannot create a temporary directory %s: %s",
-				  dir, strerror(errno));
+			          dir, strerror(errno));
 			goto out;
 		}
 		temp_dir = true;
@@ -693,15 +697,16 @@ cmd_run(int argc, char **argv)
 
 		if (make_dirs(dir)) {
 			cli_error("--json-dir %s: cannot create the directory: "
-				  "%s",
-				  dir, strerror(errno));
+			          "%s",
+			          dir, strerror(errno));
 			goto out;
 		}
 		probe = xasprintf("%s/.refsan-probe.%d", dir, (int)getpid());
 		fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0) {
-			cli_error("--json-dir %s: cannot write reports there: %s",
-				  dir, strerror(errno));
+			cli_error(
+			        "--json-dir %s: cannot write reports there: %s",
+			        dir, strerror(errno));
 			free(probe);
 			goto out;
 		}
@@ -748,17 +753,17 @@ cmd_run(int argc, char **argv)
 		prepend_env("REFSAN_PROFILE_PATH", l.profiles, ":");
 	if (l.pythondir) {
 		prepend_env("PYTHONPATH", l.pythondir, ":");
-		if (a.pytest_plugin == 1 ||
-		    (a.pytest_plugin == -1 && looks_like_pytest(argv + first))) {
+		if (a.pytest_plugin == 1 || (a.pytest_plugin == -1 &&
+		                             looks_like_pytest(argv + first))) {
 			const char *p = getenv("PYTEST_PLUGINS");
 
 			if (!p || !strstr(p, "refsan.pytest"))
 				prepend_env("PYTEST_PLUGINS", "refsan.pytest",
-					    ",");
+				            ",");
 		}
 	} else if (a.pytest_plugin == 1) {
 		cli_warning("the pytest plugin (refsan/pytest.py) was not "
-			    "found beside refsan: --pytest-plugin ignored");
+		            "found beside refsan: --pytest-plugin ignored");
 	}
 
 	/* Run CMD; refsan reaps what it leaves running. */
@@ -790,8 +795,8 @@ cmd_run(int argc, char **argv)
 	cmd_status = exit_status_of(st);
 	if (!reap_rest(a.wait_children))
 		cli_warning("processes started by %s are still running after "
-			    "%us; their reports are not in this summary",
-			    argv[first], a.wait_children);
+		            "%us; their reports are not in this summary",
+		            argv[first], a.wait_children);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	sigaction(SIGHUP, &old_hup, NULL);
@@ -814,11 +819,11 @@ cmd_run(int argc, char **argv)
 		render_run_summary(2, &m);
 	} else if (*opts.spec) {
 		fprintf(stderr, "refsan: no process reported: none loaded a "
-				"library the spec names\n");
+		                "library the spec names\n");
 	}
 	if (a.json_dir || !temp_dir)
 		fprintf(stderr, "refsan: reports in %s (refsan report %s)\n",
-			dir, dir);
+		        dir, dir);
 	if (cmd_status)
 		status = cmd_status;
 	else if (model_counting(&m))

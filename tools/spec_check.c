@@ -34,7 +34,7 @@ static const char usage[] =
         "Exit status: 0 all good, 1 functions missing, 2 bad spec or file.\n";
 
 static const char *const role_names[] = { "create", "acquire", "release",
-					  "use" };
+	                                  "use" };
 
 static const char *
 base_name(const char *p)
@@ -47,7 +47,7 @@ base_name(const char *p)
 /* Whether library section LIB of S applies to the file at PATH/REAL. */
 static bool
 lib_matches(const struct spec *s, unsigned lib, const char *path,
-	    const char *real)
+            const char *real)
 {
 	return fnmatch(s->libs[lib].pattern, base_name(path), 0) == 0 ||
 	       (real && fnmatch(s->libs[lib].pattern, base_name(real), 0) == 0);
@@ -58,7 +58,7 @@ static unsigned
 distance(const char *a, const char *b)
 {
 	unsigned row[64], i, j, la = (unsigned)strlen(a),
-				lb = (unsigned)strlen(b);
+	                        lb = (unsigned)strlen(b);
 
 	if (la > 63)
 		la = 63;
@@ -112,8 +112,8 @@ check_lib(const struct spec *s, const char *lib)
 	path = elf_find_library(lib);
 	if (!path) {
 		cli_error("--lib %s: library not found (give its path, or a "
-			  "soname the dynamic linker finds)",
-			  lib);
+		          "soname the dynamic linker finds)",
+		          lib);
 		return EXIT_USAGE;
 	}
 	if (elf_exports_read(path, &ex, err, sizeof(err))) {
@@ -165,7 +165,8 @@ check_lib(const struct spec *s, const char *lib)
 					n++;
 			printf("  %-8s %-28s glob: %zu match(es)%s",
 			       role_names[r->role], r->func, n,
-			       n ? ":" : " (MISSING: the glob matches nothing)");
+			       n ? ":"
+			         : " (MISSING: the glob matches nothing)");
 			for (j = 0; j < ex.n; j++)
 				if (fnmatch(r->func, ex.names[j], 0) == 0)
 					printf(" %s", ex.names[j]);
@@ -233,11 +234,17 @@ cmd_spec_check(int argc, char **argv)
 	if (env && *env)
 		sbuf_printf(&dirs, "%s:", env);
 	{
-		char dir[4096];
+		char dir[4096], *rel, *real;
 
 		/* Profiles installed beside this refsan. */
-		if (self_exe_dir(dir, sizeof(dir)))
-			sbuf_printf(&dirs, "%s/" REFSAN_BIN_TO_PROFILES ":", dir);
+		if (self_exe_dir(dir, sizeof(dir))) {
+			rel = xasprintf("%s/" REFSAN_BIN_TO_PROFILES, dir);
+			real = realpath(rel, NULL);
+			if (real)
+				sbuf_printf(&dirs, "%s:", real);
+			free(real);
+			free(rel);
+		}
 	}
 	sbuf_puts(&dirs, REFSAN_PROFILE_DIRS);
 	spec_init(&s);

@@ -111,7 +111,7 @@ ident_char(char c)
 
 static void
 add_tok(struct header *h, enum tok_type type, const char *p, size_t len,
-	unsigned line)
+        unsigned line)
 {
 	if (h->ntoks == h->cap) {
 		h->cap = h->cap ? h->cap * 2 : 1024;
@@ -147,8 +147,8 @@ tokenize(struct header *h)
 			continue;
 		}
 		if (c == '/' && p + 1 < end && p[1] == '*') {
-			for (p += 2; p < end && !(*p == '*' && p + 1 < end &&
-						  p[1] == '/');
+			for (p += 2; p < end &&
+			             !(*p == '*' && p + 1 < end && p[1] == '/');
 			     p++)
 				if (*p == '\n')
 					line++;
@@ -167,7 +167,7 @@ tokenize(struct header *h)
 					line++;
 					p++;
 				} else if (*p == '/' && p + 1 < end &&
-					   p[1] == '*') {
+				           p[1] == '*') {
 					break; /* the comment ends it */
 				}
 				p++;
@@ -249,8 +249,7 @@ static bool
 is_tag_keyword(const struct tok *t)
 {
 	return t->type == T_IDENT &&
-	       (tok_is(t, "struct") || tok_is(t, "union") ||
-		tok_is(t, "enum"));
+	       (tok_is(t, "struct") || tok_is(t, "union") || tok_is(t, "enum"));
 }
 
 /* Index of the '}' matching the '{' at I (or ntoks), noting the struct
@@ -267,8 +266,8 @@ skip_body(struct gen *g, struct header *h, size_t i)
 			if (i >= 2 && is_tag_keyword(&h->toks[i - 2]) &&
 			    h->toks[i - 1].type == T_IDENT)
 				push_str(&g->defined, &g->ndefined,
-					 &g->cap_defined,
-					 tok_dup(&h->toks[i - 1]));
+				         &g->cap_defined,
+				         tok_dup(&h->toks[i - 1]));
 			depth++;
 		} else if (tok_is(t, "}")) {
 			if (--depth == 0)
@@ -282,7 +281,7 @@ skip_body(struct gen *g, struct header *h, size_t i)
  * struct with a body is read without its fields. */
 static size_t
 outside_braces(const struct header *h, size_t first, size_t end, size_t *idx,
-	       size_t max)
+               size_t max)
 {
 	size_t i, n = 0;
 	unsigned depth = 0;
@@ -318,14 +317,14 @@ note_typedef(struct gen *g, struct header *h, size_t first, size_t end)
 		if (tok_is(t, "*"))
 			d.stars++;
 		else if (is_tag_keyword(t) && i + 1 < n &&
-			 h->toks[idx[i + 1]].type == T_IDENT) {
+		         h->toks[idx[i + 1]].type == T_IDENT) {
 			i++;
 			if (tok_is(t, "enum"))
 				continue;
 			free(d.tag);
 			d.tag = tok_dup(&h->toks[idx[i]]);
 			push_str(&g->tags, &g->ntags, &g->cap_tags,
-				 tok_dup(&h->toks[idx[i]]));
+			         tok_dup(&h->toks[idx[i]]));
 		}
 	}
 	/* The new name is the last identifier; the base, a typedef name
@@ -382,8 +381,8 @@ scan(struct gen *g, struct header *h)
 				continue;
 			}
 			if (i > first && (is_tag_keyword(&h->toks[i - 1]) ||
-					  (i >= first + 2 &&
-					   is_tag_keyword(&h->toks[i - 2])))) {
+			                  (i >= first + 2 &&
+			                   is_tag_keyword(&h->toks[i - 2])))) {
 				/* struct [TAG] { ... } goes on as a type */
 				i = skip_body(g, h, i);
 				continue;
@@ -411,18 +410,19 @@ scan(struct gen *g, struct header *h)
 				    h->toks[k + 1].type == T_IDENT &&
 				    !tok_is(&h->toks[k], "enum"))
 					push_str(&g->tags, &g->ntags,
-						 &g->cap_tags,
-						 tok_dup(&h->toks[k + 1]));
+					         &g->cap_tags,
+					         tok_dup(&h->toks[k + 1]));
 			if (first < i && tok_is(&h->toks[first], "typedef")) {
 				note_typedef(g, h, first, i);
 			} else if (has_paren && !has_eq) {
 				if (g->ndecls == g->cap_decls) {
-					g->cap_decls = g->cap_decls
-					                       ? g->cap_decls * 2
-					                       : 256;
+					g->cap_decls =
+					        g->cap_decls ? g->cap_decls * 2
+					                     : 256;
 					g->decls = xrealloc(
 					        g->decls,
-					        g->cap_decls * sizeof(*g->decls));
+					        g->cap_decls *
+					                sizeof(*g->decls));
 				}
 				g->decls[g->ndecls].h = h;
 				g->decls[g->ndecls].first = first;
@@ -479,8 +479,8 @@ plain_name(const struct gen *g, const char *tag)
 /* Resolve tokens [first, end) (a type, maybe with a name) to a handle
  * kind. */
 static void
-resolve(const struct gen *g, const struct header *h, size_t first,
-	size_t end, struct type *ty)
+resolve(const struct gen *g, const struct header *h, size_t first, size_t end,
+        struct type *ty)
 {
 	char tag[256] = "", ptr_name[256] = "";
 	unsigned stars = 0, depth;
@@ -504,8 +504,8 @@ resolve(const struct gen *g, const struct header *h, size_t first,
 		    h->toks[i + 1].type == T_IDENT) {
 			if (!tok_is(t, "enum"))
 				snprintf(tag, sizeof(tag), "%.*s",
-					 (int)h->toks[i + 1].len,
-					 h->toks[i + 1].p);
+				         (int)h->toks[i + 1].len,
+				         h->toks[i + 1].p);
 			i++;
 			continue;
 		}
@@ -529,7 +529,7 @@ resolve(const struct gen *g, const struct header *h, size_t first,
 			stars += tstars;
 			if (tstars)
 				snprintf(ptr_name, sizeof(ptr_name), "%s",
-					 d0->name);
+				         d0->name);
 		}
 	}
 	ty->is_void = is_void && !stars;
@@ -560,16 +560,16 @@ resolve(const struct gen *g, const struct header *h, size_t first,
 
 enum role { R_NONE, R_CREATE, R_ACQUIRE, R_RELEASE };
 
-static const char *const create_words[] = { "create", "new", "open", "alloc",
-					    "init", "dup", "copy", "clone",
-					    NULL };
-static const char *const acquire_words[] = { "ref", "retain", "addref",
-					     "incref", "acquire", "grab",
-					     NULL };
+static const char *const create_words[] = { "create", "new",   "open",
+	                                    "alloc",  "init",  "dup",
+	                                    "copy",   "clone", NULL };
+static const char *const acquire_words[] = { "ref",    "retain",  "addref",
+	                                     "incref", "acquire", "grab",
+	                                     NULL };
 static const char *const release_words[] = {
-	"release", "unref", "free", "destroy", "close", "dispose",
-	"delete", "finalize", "finalise", "end", "cleanup", "deinit",
-	"fini", "finish", "decref", "drop", NULL
+	"release", "unref",    "free",     "destroy", "close",   "dispose",
+	"delete",  "finalize", "finalise", "end",     "cleanup", "deinit",
+	"fini",    "finish",   "decref",   "drop",    NULL
 };
 
 static bool
@@ -604,9 +604,9 @@ is_suffix_word(const char *w)
 /* Role words that also count at the end of a longer word (gzopen,
  * gzclose); short ones like "end" or "new" would match append, renew. */
 static const char *const suffix_words[] = {
-	"open", "close", "free", "alloc", "create", "release", "destroy",
-	"delete", "dispose", "finalize", "unref", "retain", "incref",
-	"decref", "cleanup", NULL
+	"open",    "close",  "free",    "alloc",    "create", "release",
+	"destroy", "delete", "dispose", "finalize", "unref",  "retain",
+	"incref",  "decref", "cleanup", NULL
 };
 
 static enum role
@@ -664,9 +664,9 @@ name_role(const char *name, enum role *strong, enum role *weak)
 		if (*p == '_')
 			continue;
 		if (len < 63)
-			words[n][len++] = (char)(*p >= 'A' && *p <= 'Z'
-			                                 ? *p - 'A' + 'a'
-			                                 : *p);
+			words[n][len++] =
+			        (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a'
+			                                      : *p);
 	}
 	*strong = *weak = R_NONE;
 	for (i = n; i-- > 0;) {
@@ -683,9 +683,10 @@ name_role(const char *name, enum role *strong, enum role *weak)
 static bool
 name_has_getter_word(const char *name)
 {
-	static const char *const words[] = { "get", "find", "lookup", "peek",
-					     "current", "next", "first",
-					     "last", "parent", "fetch", NULL };
+	static const char *const words[] = { "get",   "find",    "lookup",
+		                             "peek",  "current", "next",
+		                             "first", "last",    "parent",
+		                             "fetch", NULL };
 	size_t i, n;
 	const char *p;
 
@@ -720,15 +721,15 @@ struct rules {
 	size_t n, cap;
 };
 
-static void
-add_rule(struct rules *rs, const char *func, const char *decl,
-	 const char *family, int order, const char *reason,
-	 const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static void add_rule(struct rules *rs, const char *func, const char *decl,
+                     const char *family, int order, const char *reason,
+                     const char *fmt, ...)
+        __attribute__((format(printf, 7, 8)));
 
 static void
 add_rule(struct rules *rs, const char *func, const char *decl,
-	 const char *family, int order, const char *reason, const char *fmt,
-	 ...)
+         const char *family, int order, const char *reason, const char *fmt,
+         ...)
 {
 	struct rule *r;
 	va_list ap;
@@ -763,14 +764,15 @@ decl_text(const struct header *h, size_t first, size_t end)
 	size_t i;
 
 	sbuf_printf(&b, "%s:%u: ", base ? base + 1 : h->path,
-		    h->toks[first].line);
+	            h->toks[first].line);
 	for (i = first; i < end; i++) {
-		const struct tok *t = &h->toks[i], *prev = i > first ? t - 1
-								      : NULL;
+		const struct tok *t = &h->toks[i],
+		                 *prev = i > first ? t - 1 : NULL;
 		bool space = false;
 
 		if (prev) {
-			bool pw = prev->type != T_PUNCT, tw = t->type != T_PUNCT;
+			bool pw = prev->type != T_PUNCT,
+			     tw = t->type != T_PUNCT;
 
 			space = (pw && tw) || tok_is(prev, ",") ||
 			        (pw && tok_is(t, "*")) ||
@@ -788,8 +790,8 @@ decl_text(const struct header *h, size_t first, size_t end)
 }
 
 static const char *const skip_before_paren[] = {
-	"__attribute__", "__attribute", "__declspec", "__asm__", "__asm",
-	"asm", "_Alignas", "__nonnull", "__THROW", "__wur", NULL
+	"__attribute__", "__attribute", "__declspec", "__asm__", "__asm", "asm",
+	"_Alignas",      "__nonnull",   "__THROW",    "__wur",   NULL
 };
 
 static void
@@ -801,7 +803,7 @@ free_type(struct type *t)
 
 static void
 classify(const struct gen *g, const struct decl *d, struct rules *rs,
-	 char ***seen, size_t *nseen, size_t *cap_seen)
+         char ***seen, size_t *nseen, size_t *cap_seen)
 {
 	const struct header *h = d->h;
 	size_t i, name_i = 0, open = 0, close = 0, k, nparams = 0;
@@ -840,7 +842,7 @@ classify(const struct gen *g, const struct decl *d, struct rules *rs,
 					if (tok_is(&h->toks[i], "("))
 						depth++;
 					else if (tok_is(&h->toks[i], ")") &&
-						 --depth == 0)
+					         --depth == 0)
 						break;
 				}
 				continue;
@@ -920,88 +922,89 @@ classify(const struct gen *g, const struct decl *d, struct rules *rs,
 	}
 	name_role(name, &role, &weak);
 	decl = decl_text(h, d->first,
-			 close + 1 < d->end && tok_is(&h->toks[close + 1], ")")
-			         ? close + 2
-			         : close + 1);
+	                 close + 1 < d->end && tok_is(&h->toks[close + 1], ")")
+	                         ? close + 2
+	                         : close + 1);
 	cond = ret.scalar ? "ret==0" : "";
 	if (ret.kind == H_HANDLE) {
 		if (role != R_CREATE && weak != R_CREATE)
-			reason = xasprintf("returns a handle of family %s, but "
-					   "its name does not say it makes one: "
-					   "a borrowed pointer?",
-					   ret.family);
+			reason =
+			        xasprintf("returns a handle of family %s, but "
+			                  "its name does not say it makes one: "
+			                  "a borrowed pointer?",
+			                  ret.family);
 		add_rule(rs, name, decl, ret.family, 0, reason,
-			 "create   %-32s ret              family=%s", name,
-			 ret.family);
+		         "create   %-32s ret              family=%s", name,
+		         ret.family);
 	} else if (out >= 0 && role != R_RELEASE && role != R_ACQUIRE) {
 		char *h2 = xasprintf("*arg%d", out);
 
 		bool getter = name_has_getter_word(name);
 
 		add_rule(rs, name, decl, params[out].ty.family, 0,
-			 role == R_CREATE || weak == R_CREATE || !getter
-			         ? NULL
-			         : "stores a handle through an out-parameter, "
-			           "but its name sounds like a getter of an "
-			           "existing one",
-			 "create   %-32s %-6s %-9s family=%s", name, h2, cond,
-			 params[out].ty.family);
+		         role == R_CREATE || weak == R_CREATE || !getter
+		                 ? NULL
+		                 : "stores a handle through an out-parameter, "
+		                   "but its name sounds like a getter of an "
+		                   "existing one",
+		         "create   %-32s %-6s %-9s family=%s", name, h2, cond,
+		         params[out].ty.family);
 		if (role != R_CREATE && weak != R_CREATE && !getter)
-			rs->v[rs->n - 1].note =
-			        xstrdup("by type: it stores a new handle through "
-			                "an out-parameter (T **)");
+			rs->v[rs->n - 1].note = xstrdup(
+			        "by type: it stores a new handle through "
+			        "an out-parameter (T **)");
 		free(h2);
 	} else if (role == R_CREATE &&
-		   (first_handle == 0 || first_struct == 0) && !ret.family) {
+	           (first_handle == 0 || first_struct == 0) && !ret.family) {
 		/* deflateInit(strm): a caller's struct made live. */
 		int a = 0;
 
 		add_rule(rs, name, decl, params[a].ty.family, 0,
-			 "makes the structure its first argument points to "
-			 "live (the init/end idiom), which a create cannot say "
-			 "yet (its handle is ret or *argN)",
-			 "create   %-32s arg%-3d %-9s family=%s", name, a, cond,
-			 params[a].ty.family);
+		         "makes the structure its first argument points to "
+		         "live (the init/end idiom), which a create cannot say "
+		         "yet (its handle is ret or *argN)",
+		         "create   %-32s arg%-3d %-9s family=%s", name, a, cond,
+		         params[a].ty.family);
 	} else if ((role == R_ACQUIRE || role == R_RELEASE ||
-		    ((weak == R_ACQUIRE || weak == R_RELEASE) &&
-		     role == R_NONE)) &&
-		   (first_handle >= 0 || first_struct == 0)) {
+	            ((weak == R_ACQUIRE || weak == R_RELEASE) &&
+	             role == R_NONE)) &&
+	           (first_handle >= 0 || first_struct == 0)) {
 		int a = first_handle >= 0 ? first_handle : 0;
 
 		if (role == R_NONE) {
 			role = weak;
 			reason = xasprintf("'%s' says %s, but not as its last "
-					   "word",
-					   name,
-					   role == R_ACQUIRE ? "acquire"
-							     : "release");
+			                   "word",
+			                   name,
+			                   role == R_ACQUIRE ? "acquire"
+			                                     : "release");
 		} else if (first_handle < 0)
 			reason = xstrdup("takes a pointer to a structure the "
-					 "caller owns (the init/end idiom)");
+			                 "caller owns (the init/end idiom)");
 		else if (a != 0)
 			reason = xasprintf("the handle is argument %d", a);
 		add_rule(rs, name, decl, params[a].ty.family,
-			 role == R_ACQUIRE ? 1 : 2, a == 0 && !reason ? NULL
-								   : reason,
-			 "%-8s %-32s arg%-3d %-9s family=%s",
-			 role == R_ACQUIRE ? "acquire" : "release", name, a, "",
-			 params[a].ty.family);
+		         role == R_ACQUIRE ? 1 : 2,
+		         a == 0 && !reason ? NULL : reason,
+		         "%-8s %-32s arg%-3d %-9s family=%s",
+		         role == R_ACQUIRE ? "acquire" : "release", name, a, "",
+		         params[a].ty.family);
 	} else if ((role == R_ACQUIRE || role == R_RELEASE ||
-		    weak == R_ACQUIRE || weak == R_RELEASE) &&
-		   first_voidp == 0) {
+	            weak == R_ACQUIRE || weak == R_RELEASE) &&
+	           first_voidp == 0) {
 		if (role == R_NONE || role == R_CREATE)
 			role = weak;
 		add_rule(rs, name, decl, NULL, role == R_ACQUIRE ? 1 : 2,
-			 "takes a void *: enable it if that is a handle (any "
-			 "family)",
-			 "%-8s %-32s arg0", role == R_ACQUIRE ? "acquire" : "release",
-			 name);
+		         "takes a void *: enable it if that is a handle (any "
+		         "family)",
+		         "%-8s %-32s arg0",
+		         role == R_ACQUIRE ? "acquire" : "release", name);
 	} else if (first_handle == 0) {
 		add_rule(rs, name, decl, params[0].ty.family, 3,
-			 "use: enable to catch use after release (each call "
-			 "is then intercepted)",
-			 "use      %-32s arg0             family=%s", name,
-			 params[0].ty.family);
+		         "use: enable to catch use after release (each call "
+		         "is then intercepted)",
+		         "use      %-32s arg0             family=%s", name,
+		         params[0].ty.family);
 	}
 	free(reason);
 	free(decl);
@@ -1038,8 +1041,8 @@ demote_orphans(struct rules *rs)
 			       strcmp(rs->v[j].family, r->family) == 0;
 		if (!made)
 			r->reason = xasprintf("no active create rule makes "
-					      "handles of family %s",
-					      r->family);
+			                      "handles of family %s",
+			                      r->family);
 	}
 }
 
@@ -1135,10 +1138,10 @@ cmd_spec_gen(int argc, char **argv)
 	for (i = 0; i < nh; i++) {
 		hs[i].path = argv[optind + (int)i];
 		hs[i].text = read_whole_file(hs[i].path, (size_t)64 << 20,
-					     &hs[i].len);
+		                             &hs[i].len);
 		if (!hs[i].text) {
 			cli_error("%s: cannot read: %s", hs[i].path,
-				  strerror(errno));
+			          strerror(errno));
 			goto out;
 		}
 		tokenize(&hs[i]);

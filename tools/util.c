@@ -57,11 +57,10 @@ cli_note(const char *fmt, ...)
 	va_end(ap);
 }
 
-static void __attribute__((noreturn))
-out_of_memory(size_t n)
+static void __attribute__((noreturn)) out_of_memory(size_t n)
 {
 	fprintf(stderr, "refsan: error: out of memory (allocating %zu bytes)\n",
-		n);
+	        n);
 	exit(EXIT_USAGE);
 }
 
@@ -136,7 +135,7 @@ read_whole_file(const char *path, size_t max, size_t *len)
 		return NULL;
 	}
 	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1
-						    : 65536;
+	                                            : 65536;
 	if (cap > max + 1)
 		cap = max + 1;
 	buf = xmalloc(cap);

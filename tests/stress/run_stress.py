@@ -78,7 +78,7 @@ def main():
     try:
         args = [PROG, MODE, THREADS, OPS, "1"]
         opts = ["spec=" + SPEC, "json_path=%s/r" % tmp]
-        if MODE == "dlopen":
+        if MODE in ("dlopen", "reload"):
             copy = os.path.join(tmp, "libzoo.so.99")
             shutil.copy(LIBZOO, copy)
             args.append(copy)
@@ -108,8 +108,9 @@ def main():
             check_report(tmp, m["child"], CHILD_LEAKS, p)
             reports = glob.glob(os.path.join(tmp, "r.*.json"))
             check(len(reports) == 2, "two reports, got %r" % reports, p)
-        if MODE == "dlopen":
-            check(main_m["dl_rounds"] > 0, "libzoo reloaded", p)
+        if MODE in ("dlopen", "reload"):
+            check(main_m["dl_rounds"] > 0 and main_m["copy_rounds"] > 0,
+                  "libzoo reopened and its copy reloaded", p)
         if MODE == "signal":
             check(main_m["signals"] > 0, "signals sent", p)
             logs = glob.glob(os.path.join(tmp, "log.*"))
@@ -117,14 +118,13 @@ def main():
             check(text.count("live handle") + text.count("Leak of") > 0,
                   "reports of live handles written on the signal: %r" %
                   text[:2000], p)
-        ops = int(THREADS) * int(OPS)
         print("ok: %s, %s x %s ops (%d with the model's settling), %.1f s, "
-              "%d created, %d acquired, %d released, dl_rounds %d, "
-              "signals %d" % (MODE, THREADS, OPS, main_m["ops"], dt,
-                              main_m["created"], main_m["acquired"],
-                              main_m["released"], main_m["dl_rounds"],
-                              main_m["signals"]))
-        del ops
+              "%d created, %d acquired, %d released, dl_rounds %d "
+              "(copy %d), signals %d" % (
+                  MODE, THREADS, OPS, main_m["ops"], dt, main_m["created"],
+                  main_m["acquired"], main_m["released"],
+                  main_m["dl_rounds"], main_m["copy_rounds"],
+                  main_m["signals"]))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

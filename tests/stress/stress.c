@@ -13,7 +13,10 @@
  * MODE: basic; fork (thread 0 forks half-way; the child works on alone,
  * then leaves CHILD_LEAKS of its own handles and some of its parent's);
  * dlopen (calls through dlsym, while a thread dlopens and dlcloses libzoo
- * and loads, calls and unloads a second copy of it, COPY_OF_LIBZOO);
+ * and loads, calls and unloads a second copy of it, COPY_OF_LIBZOO, at
+ * most COPY_ROUNDS times); reload (the same, the copy without a limit:
+ * each load at a new address takes new trampolines from refsan's fixed
+ * pool, so this one fails until unloaded libraries' are recycled);
  * signal (a thread sends SIGUSR1, the report_signal, at random).
  *
  * At the end exactly LEAKS handles stay live.  Printed on stdout, for the
@@ -39,6 +42,7 @@
 #define LEAKS 16
 #define CHILD_LEAKS 5
 #define MAX_REFS 4
+#define COPY_ROUNDS 200
 
 enum slot_kind { EMPTY, DOG, CAGE };
 
@@ -75,7 +79,8 @@ static atomic_int workers_done;
 static atomic_int child_failed;
 static pid_t child_pid;
 static struct counts extra; /* the dlopen thread's own calls */
-static unsigned long dl_rounds, signals_sent;
+static unsigned long dl_rounds, copy_rounds, signals_sent;
+static unsigned long copy_max = (unsigned long)-1;
 
 static uint64_t
 rnd(uint64_t *s)
@@ -215,12 +220,13 @@ print_model(const char *who, const struct counts *c, unsigned live)
 {
 	printf("MODEL who=%s pid=%d created=%llu acquired=%llu released=%llu "
 	       "live=%u uses=%llu ops=%llu library_live=%ld dl_rounds=%lu "
-	       "signals=%lu child=%d\n",
+	       "copy_rounds=%lu signals=%lu child=%d\n",
 	       who, (int)getpid(), (unsigned long long)c->created,
 	       (unsigned long long)c->acquired,
 	       (unsigned long long)c->released, live,
 	       (unsigned long long)c->uses, (unsigned long long)c->ops,
-	       api.live_count(), dl_rounds, signals_sent, (int)child_pid);
+	       api.live_count(), dl_rounds, copy_rounds, signals_sent,
+	       (int)child_pid);
 	fflush(stdout);
 }
 
@@ -310,7 +316,7 @@ dl_thread(void *arg)
 		extra.released++;
 		dlclose(h);
 
-		if (copy_path) {
+		if (copy_path && copy_rounds < copy_max) {
 			h = dlopen(copy_path, RTLD_NOW | RTLD_LOCAL);
 			if (!h)
 				die(dlerror());
@@ -328,6 +334,7 @@ dl_thread(void *arg)
 			extra.uses++;
 			if (dlclose(h) != 0)
 				die(dlerror());
+			copy_rounds++;
 		}
 		dl_rounds++;
 	}
@@ -377,7 +384,7 @@ main(int argc, char **argv)
 
 	if (argc < 4) {
 		fprintf(stderr,
-		        "usage: stress basic|fork|dlopen|signal THREADS OPS [SEED] [COPY]\n");
+		        "usage: stress basic|fork|dlopen|reload|signal THREADS OPS [SEED] [COPY]\n");
 		return 2;
 	}
 	mode = argv[1];
@@ -397,6 +404,8 @@ main(int argc, char **argv)
 	api.close_cage = close_cage;
 	api.live_count = zoo_live_count;
 	if (strcmp(mode, "dlopen") == 0)
+		copy_max = COPY_ROUNDS;
+	if (strcmp(mode, "dlopen") == 0 || strcmp(mode, "reload") == 0)
 		use_dlsym();
 	for (unsigned i = 0; i < POOL; i++)
 		pthread_mutex_init(&pool[i].lock, NULL);
@@ -404,7 +413,7 @@ main(int argc, char **argv)
 	for (unsigned i = 0; i < nthreads; i++)
 		if (pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)i))
 			die("pthread_create");
-	if (strcmp(mode, "dlopen") == 0)
+	if (strcmp(mode, "dlopen") == 0 || strcmp(mode, "reload") == 0)
 		have_helper = !pthread_create(&helper, NULL, dl_thread, NULL);
 	else if (strcmp(mode, "signal") == 0)
 		have_helper = !pthread_create(&helper, NULL, signal_thread,
