@@ -101,17 +101,49 @@ def command(ctx, tool, argv, extra_opts=""):
     return argv, env
 
 
-def spawn(argv, env, out, err):
-    """Run to completion: (wall s, CPU s, peak RSS KiB, status, end time ns)."""
+def group_cpu_s(pgid):
+    """CPU seconds used so far by the processes of group PGID."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after "(comm)": state ppid pgrp ... utime(12) stime(13)
+        if int(fields[2]) == pgid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def spawn(argv, env, out, err, timeout):
+    """Run to completion, in a process group of its own, killed after
+    TIMEOUT s of wall time: (wall s, CPU s, peak RSS KiB, status, end time
+    ns, timed out)."""
     fa = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
           (os.POSIX_SPAWN_OPEN, 1, out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
           (os.POSIX_SPAWN_OPEN, 2, err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)]
     t0 = time.monotonic_ns()
-    pid = os.posix_spawnp(argv[0], argv, env, file_actions=fa)
-    _, status, ru = os.wait4(pid, 0)
-    t1 = time.monotonic_ns()
-    return ((t1 - t0) * 1e-9, ru.ru_utime + ru.ru_stime, ru.ru_maxrss,
-            os.waitstatus_to_exitcode(status), t1)
+    pid = os.posix_spawnp(argv[0], argv, env, file_actions=fa, setpgroup=0)
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        wpid, status, ru = os.wait4(pid, os.WNOHANG)
+        if wpid == pid:
+            t1 = time.monotonic_ns()
+            return ((t1 - t0) * 1e-9, ru.ru_utime + ru.ru_stime, ru.ru_maxrss,
+                    os.waitstatus_to_exitcode(status), t1, False)
+        if time.monotonic() > deadline:
+            cpu = group_cpu_s(pid)
+            os.killpg(pid, 9)
+            _, status, ru = os.wait4(pid, 0)
+            t1 = time.monotonic_ns()
+            return ((t1 - t0) * 1e-9, cpu, ru.ru_maxrss, -9, t1, True)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def run_once(ctx, tool, argv, ok_status=(0,), extra_opts=""):
@@ -125,7 +157,10 @@ def run_once(ctx, tool, argv, ok_status=(0,), extra_opts=""):
     # (exec keeps the high-water mark of the image it replaces): the small
     # /usr/bin/time in between puts that floor near 1 MiB.
     timer = ["/usr/bin/time", "-f", "%M", "-o", rssf] if ctx.gnu_time else []
-    wall, cpu, rss, status, end = spawn(timer + argv, env, out, err)
+    wall, cpu, rss, status, end, timed_out = spawn(timer + argv, env, out, err,
+                                                   ctx.timeout)
+    if timed_out:
+        return {"timeout": True, "proc_wall_s": wall, "proc_cpu_s": cpu}, None
     if ctx.gnu_time:
         try:
             with open(rssf) as f:
@@ -179,11 +214,11 @@ def w_threads(ctx, tool):
     """One thread doing W1, then two threads each doing W1, in one step of
     the rotation, so that both see the same load on the machine."""
     one, err = run_once(ctx, tool, [c_prog(ctx, tool), "loop", "1", str(ctx.n), "0"])
-    if one is None:
-        return None, err
+    if one is None or one.get("timeout"):
+        return one, err
     two, err = run_once(ctx, tool, [c_prog(ctx, tool), "loop", "2", str(ctx.n), "0"])
-    if two is None:
-        return None, err
+    if two is None or two.get("timeout"):
+        return two, err
     two["one_loop_ns"] = one["loop_ns"]
     two["one_loop_cpu_ns"] = one["loop_cpu_ns"]
     two["one_maxrss_kb"] = one["maxrss_kb"]
@@ -207,8 +242,8 @@ def w_startup(argv):
         rss = 0
         for _ in range(batch):
             m, err = run_once(ctx, tool, argv)
-            if m is None:
-                return None, err
+            if m is None or m.get("timeout"):
+                return m, err
             wall += m["proc_wall_s"]
             cpu += m["proc_cpu_s"]
             rss = max(rss, m["maxrss_kb"])
@@ -228,8 +263,8 @@ def w_exit(ctx, tool):
     m, err = run_once(ctx, tool, [c_prog(ctx, tool), "leaks", str(ctx.sites),
                                   str(ctx.per_site)],
                       ok_status=(0, 23), extra_opts=extra)
-    if m is None:
-        return None, err
+    if m is None or m.get("timeout"):
+        return m, err
     if "last_create_ns" not in m:
         return None, "%s: no timestamp from the leaks program" % tool
     m["exit_s"] = (m["end_ns"] - m["last_create_ns"]) * 1e-9
@@ -282,14 +317,33 @@ def spread(xs):
     return (min(xs), max(xs)) if xs else (None, None)
 
 
+def done(runs):
+    return [r if r is not None and not r.get("timeout") else None for r in runs]
+
+
 def series(res, wl, tool, key):
-    return [r[key] for r in res.get(wl, {}).get(tool, []) if r is not None and key in r]
+    return [r[key] for r in done(res.get(wl, {}).get(tool, [])) if r is not None and key in r]
+
+
+def timeouts(res, wl, tool):
+    return [r for r in res.get(wl, {}).get(tool, []) if r is not None and r.get("timeout")]
+
+
+def fmt_timeout(res, wl, tool, key):
+    """A lower bound for a tool that never finished WL in time."""
+    t = timeouts(res, wl, tool)
+    base = series(res, wl, "bare", key)
+    if not t or not base:
+        return "—"
+    used = max(r["proc_cpu_s" if key == "loop_cpu_ns" else "proc_wall_s"] for r in t)
+    return "> %.0fx (killed after %.0f s)" % (used * 1e9 / med(base),
+                                              max(r["proc_wall_s"] for r in t))
 
 
 def paired(res, wl, tool, key, base="bare", f=lambda a, b: a / b):
     """f(tool's run i, base's run i) for every repetition both completed."""
-    a = res.get(wl, {}).get(tool, [])
-    b = res.get(wl, {}).get(base, [])
+    a = done(res.get(wl, {}).get(tool, []))
+    b = done(res.get(wl, {}).get(base, []))
     return [f(x[key], y[key]) for x, y in zip(a, b)
             if x is not None and y is not None and key in x and key in y and y[key]]
 
@@ -303,11 +357,12 @@ def fmt_ratio(xs):
     return "%.*fx (%.*f–%.*f)" % (digits, m, digits, lo, digits, hi)
 
 
-def fmt_num(xs, unit="", digits=1):
+def fmt_num(xs, unit="", digits=1, sign=False):
     if not xs:
         return "—"
     lo, hi = spread(xs)
-    return "%.*f%s (%.*f–%.*f)" % (digits, med(xs), unit, digits, lo, digits, hi)
+    return ("%+.*f%s (%+.*f–%+.*f)" if sign else "%.*f%s (%.*f–%.*f)") % (
+        digits, med(xs), unit, digits, lo, digits, hi)
 
 
 # ---------------------------------------------------------------- tables
@@ -330,10 +385,11 @@ def time_table(ctx, res, wls, key, title):
             if t not in w.tools:
                 cells.append("n/a")
             elif w.name in ("W6t", "W6p"):
-                cells.append("+" + fmt_num(paired(res, w.name, t, key,
-                                                  f=lambda a, b: (a - b) * 1e-6), " ms", 2))
+                cells.append(fmt_num(paired(res, w.name, t, key,
+                                            f=lambda a, b: (a - b) * 1e-6), " ms", 2, sign=True))
             else:
-                cells.append(fmt_ratio(paired(res, w.name, t, key)))
+                xs = paired(res, w.name, t, key)
+                cells.append(fmt_ratio(xs) if xs else fmt_timeout(res, w.name, t, key))
         lines.append("| %s | %s |" % (w.title, " | ".join(cells)))
     lines.append("")
     return lines
@@ -387,10 +443,14 @@ def targets_table(ctx, res):
     n2k = ctx.n * 2 * ctx.k
 
     def per_call(tool):
-        w1 = res.get("W1", {}).get(tool, [])
-        w2 = res.get("W2", {}).get(tool, [])
+        w1 = done(res.get("W1", {}).get(tool, []))
+        w2 = done(res.get("W2", {}).get(tool, []))
         return [(b["loop_cpu_ns"] - a["loop_cpu_ns"]) / n2k for a, b in zip(w1, w2)
                 if a is not None and b is not None]
+
+    def killed(wl, tool, what):
+        t = timeouts(res, wl, tool)
+        return "killed after %.0f s%s" % (max(r["proc_wall_s"] for r in t), what) if t else "—"
 
     w1 = paired(res, "W1", "refsan", "loop_cpu_ns")
     rows.append(("W1 time / bare", "<= 4x", fmt_ratio(w1),
@@ -399,8 +459,14 @@ def targets_table(ctx, res):
                      fmt_ratio(paired(res, "W1", "lsan", "loop_cpu_ns")),
                      fmt_ratio(paired(res, "W1", "refsan0", "loop_cpu_ns")))))
     pc = per_call("refsan")
-    rows.append(("W2 ns per acquire or release", "<= 20 ns", fmt_num(pc, " ns"),
-                 verdict(med(pc), med(pc) is not None and med(pc) <= 20),
+    w2_cell = fmt_num(pc, " ns")
+    if not pc and timeouts(res, "W2", "refsan") and series(res, "W1", "refsan", "loop_cpu_ns"):
+        used = max(r["proc_cpu_s"] for r in timeouts(res, "W2", "refsan")) * 1e9
+        lb = (used - med(series(res, "W1", "refsan", "loop_cpu_ns"))) / n2k
+        w2_cell = "> %.0f ns (%s)" % (lb, killed("W2", "refsan", ""))
+    rows.append(("W2 ns per acquire or release", "<= 20 ns", w2_cell,
+                 verdict(1 if w2_cell.startswith(">") else med(pc),
+                         med(pc) is not None and med(pc) <= 20),
                  "bare %s" % fmt_num(per_call("bare"), " ns")))
     for key, label, target in (("create_at_live_cpu_ns", "W3 ns per create at 1M live", 250),
                                ("release_cpu_ns", "W3 ns per release (random, from 1M live)", 80)):
@@ -425,9 +491,9 @@ def targets_table(ctx, res):
                       ("W6p", "W6 ms added at start, python3 -c pass")):
         xs = paired(res, wl, "refsan", "proc_cpu_s", f=lambda a, b: (a - b) * 1e3)
         ws = paired(res, wl, "refsan", "proc_wall_s", f=lambda a, b: (a - b) * 1e3)
-        rows.append((label, "<= 2 ms", fmt_num(xs, " ms", 2),
+        rows.append((label, "<= 2 ms", fmt_num(xs, " ms", 2, sign=True),
                      verdict(med(xs), med(xs) is not None and med(xs) <= 2),
-                     "CPU; wall %s" % fmt_num(ws, " ms", 2)))
+                     "CPU; wall %s" % fmt_num(ws, " ms", 2, sign=True)))
     bph = paired(res, "W3", "refsan", "live_rss_kb",
                  f=lambda a, b: (a - b) * 1024.0 / ctx.live)
     rows.append(("bytes per live handle (RSS at 1M live, less bare)", "<= 32 B",
@@ -500,6 +566,9 @@ def main():
                     help="scale the work (N, live handles) for a trial run; "
                          "the issue's numbers need 1")
     ap.add_argument("--k", type=int, default=4, help="add_ref/release pairs per handle in W2")
+    ap.add_argument("--timeout", type=float, default=300,
+                    help="wall seconds after which one run is killed and the tool "
+                         "given up on that workload (default 300)")
     ap.add_argument("--python", default="/usr/bin/python3")
     ap.add_argument("--json", help="write every run's raw numbers here")
     ap.add_argument("--out", help="write the Markdown tables here too")
@@ -513,6 +582,7 @@ def main():
     ctx.libbenchobj = os.path.join(b, "bench", "libbenchobj.so")
     ctx.spec = os.path.join(HERE, "bench.spec")
     ctx.python = a.python
+    ctx.timeout = a.timeout
     ctx.n = max(1, int(2000000 * a.scale))
     ctx.live = max(10, int(1000000 * a.scale))
     ctx.k = a.k
@@ -547,12 +617,11 @@ def main():
         print("bench: no %s (clang not found at setup): LeakSanitizer skipped"
               % ctx.workloads_lsan, file=sys.stderr)
         ctx.tools.remove("lsan")
-    try:
-        import cffi  # noqa: F401 (only to know whether W5 cffi can run)
-    except ImportError:
-        pass
-
     wls = workloads(ctx)
+    if subprocess.run([ctx.python, "-c", "import cffi"], capture_output=True).returncode:
+        print("bench: %s has no cffi: W5 cffi skipped (apt-get install python3-cffi)"
+              % ctx.python, file=sys.stderr)
+        wls = [w for w in wls if w.name != "W5f"]
     if a.only:
         names = a.only.split(",")
         unknown = set(names) - {w.name for w in wls}
@@ -570,14 +639,22 @@ def main():
         for w in wls:
             tools = [t for t in ctx.tools if t in w.tools]
             res[w.name] = {t: [] for t in tools}
+            gave_up = set()
             for rep in range(reps):
                 for t in tools:
+                    if t in gave_up:
+                        continue
                     t0 = time.monotonic()
                     m, err = w.run(ctx, t)
                     res[w.name][t].append(m)
                     if m is None:
                         failures.append("%s %s: %s" % (w.name, t, err))
                         print("bench: %s %s failed:\n%s" % (w.name, t, err), file=sys.stderr)
+                    elif m.get("timeout"):
+                        # One more would say no more: the next repetitions skip it.
+                        gave_up.add(t)
+                        print("bench: %-4s rep %d/%d %-9s killed after %.0f s (--timeout)" % (
+                            w.name, rep + 1, reps, t, m["proc_wall_s"]), file=sys.stderr)
                     else:
                         print("bench: %-4s rep %d/%d %-9s %7.2f s" % (
                             w.name, rep + 1, reps, t, time.monotonic() - t0),

@@ -108,7 +108,7 @@ load_options(void)
 	struct options_err err;
 	const char *env = secure_getenv("REFSAN_OPTIONS");
 	const char *spec_env = secure_getenv("REFSAN_SPEC");
-	char msg[512];
+	char msg[sizeof(err.msg) + 64];
 
 	options_defaults(&refsan_opts);
 	if (spec_env && *spec_env) {

@@ -150,6 +150,10 @@ struct hook {
 	const struct spec_rule *rule;
 	const char *name; /* copy of the exported name */
 	bool leave;       /* the rule needs the return value */
+	bool own;         /* patched into the library's own GOT: every call
+			     through it is the library's own, tail calls
+			     (`jmp f@plt`, whose return address is the
+			     outside caller's) included */
 };
 
 /* A hijacked call waiting for its return. */
@@ -600,9 +604,9 @@ name_copy(const char *name)
  * first sight; -1 when the pool is exhausted. */
 static int
 hook_get(uintptr_t real, const struct dso *d, const struct spec_rule *r,
-         const char *name)
+         const char *name, bool own)
 {
-	unsigned h = (unsigned)((real >> 4) * 2654435761u) % HOOK_HASH;
+	unsigned h = (unsigned)((real >> 4) * 2654435761u + own) % HOOK_HASH;
 	unsigned n, limit = tramp_pool_count < MAX_HOOKS ? tramp_pool_count
 	                                                 : MAX_HOOKS;
 	int idx = -1;
@@ -613,7 +617,7 @@ hook_get(uintptr_t real, const struct dso *d, const struct spec_rule *r,
 
 		if (!e)
 			break;
-		if (hooks[e - 1].real == real) {
+		if (hooks[e - 1].real == real && hooks[e - 1].own == own) {
 			idx = (int)e - 1;
 			goto out;
 		}
@@ -634,6 +638,7 @@ hook_get(uintptr_t real, const struct dso *d, const struct spec_rule *r,
 	hooks[n].rule = r;
 	hooks[n].name = name_copy(name);
 	hooks[n].leave = rule_needs_leave(r);
+	hooks[n].own = own;
 	atomic_store_explicit(&nhooks, n + 1, memory_order_release);
 	hook_hash[h] = n + 1;
 	idx = (int)n;
@@ -664,9 +669,11 @@ hook_rehash(void)
 		if (!t || !t->spec || t->lo != hooks[i].lo ||
 		    t->hi != hooks[i].hi)
 			continue;
-		h = (unsigned)((hooks[i].real >> 4) * 2654435761u) % HOOK_HASH;
+		h = (unsigned)((hooks[i].real >> 4) * 2654435761u +
+		               hooks[i].own) % HOOK_HASH;
 		while (hook_hash[h] &&
-		       hooks[hook_hash[h] - 1].real != hooks[i].real)
+		       (hooks[hook_hash[h] - 1].real != hooks[i].real ||
+		        hooks[hook_hash[h] - 1].own != hooks[i].own))
 			h = (h + 1) % HOOK_HASH;
 		hook_hash[h] = i + 1;
 	}
@@ -822,7 +829,7 @@ interpose_enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
 	/* Another thread may still be mapping the engine: wait for it. */
 	if (!init_activate())
 		goto out;
-	internal = ra >= h->lo && ra < h->hi;
+	internal = h->own || (ra >= h->lo && ra < h->hi);
 	/* Tail-called by a hooked function whose return we hijacked: our
 	 * real caller is that function, inside a library.  Internal when it
 	 * is this library (BIO_new -> BIO_new_ex, deflateInit_ ->
@@ -1018,7 +1025,12 @@ resolve_lazy(const char *name, const struct dso **owner)
 
 	if (a) {
 		*owner = objs_find(a);
-		return a;
+		/* A non-PIE executable that takes a function's address in
+		 * code defines the name as its own PLT stub (undefined, with
+		 * a value: the "canonical PLT entry"), and dlsym answers with
+		 * that stub.  The real function is in a spec'd library. */
+		if (!*owner || dso_lookup(*owner, name, false))
+			return a;
 	}
 	for (size_t i = 0; i < nobjs; i++) {
 		const Elf64_Sym *s;
@@ -1096,7 +1108,7 @@ scan_relocs(const struct dso *o, const Elf64_Rela *rel, size_t n)
 		def = dso_lookup(t, name, false);
 		if (!def || !sym_is_func(def))
 			continue;
-		idx = hook_get(v, t, r, name);
+		idx = hook_get(v, t, r, name, o == t);
 		if (idx >= 0)
 			patch_slot(o, slot, tramp_stub((unsigned)idx));
 	}
@@ -1322,7 +1334,7 @@ stub_for(void *addr, const char *name)
 	def = dso_lookup(&d, name, false);
 	if (!r || !def || !sym_is_func(def))
 		return addr;
-	idx = hook_get((uintptr_t)addr, &d, r, name);
+	idx = hook_get((uintptr_t)addr, &d, r, name, false);
 	return idx < 0 ? addr : (void *)tramp_stub((unsigned)idx);
 }
 
@@ -1413,4 +1425,100 @@ interpose_get_stats(struct interpose_stats *out)
 	out->pool_full = atomic_load(&st_pool_full);
 	out->shadow_full = atomic_load(&st_shadow_full);
 	out->shadow_stale = atomic_load(&st_shadow_stale);
+}
+
+/* ---- hints for invalid releases ---------------------------------------- */
+
+/* The number of dynamic symbols, from the GNU hash table (the highest
+ * index any chain reaches) or the SysV one (its nchain). */
+static size_t
+dso_nsyms(const struct dso *d)
+{
+	if (d->gnu_hash) {
+		const uint32_t *ht = d->gnu_hash;
+		uint32_t nbuckets = ht[0], symoffset = ht[1], bloom_size = ht[2];
+		const Elf64_Addr *bloom = (const Elf64_Addr *)&ht[4];
+		const uint32_t *buckets = (const uint32_t *)&bloom[bloom_size];
+		const uint32_t *chain = &buckets[nbuckets];
+		uint32_t last = 0, i;
+
+		for (i = 0; i < nbuckets; i++)
+			if (buckets[i] > last)
+				last = buckets[i];
+		if (last < symoffset)
+			return symoffset;
+		while (!(chain[last - symoffset] & 1))
+			last++;
+		return last + 1;
+	}
+	if (d->sysv_hash)
+		return d->sysv_hash[1];
+	return 0;
+}
+
+static bool
+creator_like(const char *name)
+{
+	static const char *const words[] = { "create", "new",   "open",
+					     "alloc",  "dup",   "copy",
+					     "clone",  "init",  "make" };
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(name, words[i]))
+			return true;
+	return false;
+}
+
+/*
+ * For a release of a handle refsan never saw created: the functions of the
+ * releasing function's library that look like creators (by name) and that
+ * no spec rule names, comma-separated into BUF, or "" when there is none.
+ * Report time only.
+ */
+size_t
+interpose_creator_hint(const char *release_fn, char *buf, size_t len,
+		       const char **lib)
+{
+	const struct dso *d = NULL;
+	size_t i, n, at = 0, found = 0;
+	unsigned k, nh = atomic_load(&nhooks);
+
+	if (len)
+		buf[0] = 0;
+	*lib = NULL;
+	for (k = 0; k < nh && release_fn; k++)
+		if (hooks[k].name && !strcmp(hooks[k].name, release_fn)) {
+			d = objs_find(hooks[k].real);
+			break;
+		}
+	if (!d || !d->symtab || !d->strtab || !ispec)
+		return 0;
+	*lib = d->base_name;
+	n = dso_nsyms(d);
+	for (i = 1; i < n && found < 5; i++) {
+		const Elf64_Sym *sym = &d->symtab[i];
+		const char *name = d->strtab + sym->st_name;
+		size_t l, r;
+
+		if (ELF64_ST_TYPE(sym->st_info) != STT_FUNC ||
+		    sym->st_shndx == SHN_UNDEF || !creator_like(name))
+			continue;
+		for (r = 0; r < ispec->nrules; r++)
+			if (rule_name_matches(&ispec->rules[r], name))
+				break;
+		if (r < ispec->nrules)
+			continue;
+		l = strlen(name);
+		if (at + l + 3 >= len)
+			break;
+		if (at) {
+			memcpy(buf + at, ", ", 2);
+			at += 2;
+		}
+		memcpy(buf + at, name, l + 1);
+		at += l;
+		found++;
+	}
+	return found;
 }

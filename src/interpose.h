@@ -35,4 +35,9 @@ struct interpose_stats {
 };
 void interpose_get_stats(struct interpose_stats *out);
 
+/* Creator-like exports of RELEASE_FN's library that no rule names, for
+ * the hint on a release of a handle never seen created. */
+size_t interpose_creator_hint(const char *release_fn, char *buf, size_t len,
+			      const char **lib);
+
 #endif

@@ -22,7 +22,9 @@ struct refsan_options {
 };
 
 struct options_err {
-	char msg[256]; /* "unknown option 'foo' (known: spec, log_path, ...)" */
+	/* "unknown option 'foo' (known: spec, log_path, ...)": room for a
+	 * 40-byte key and the whole list of known ones */
+	char msg[512];
 };
 
 /* The options the shim runs with (set by init). */

@@ -10,6 +10,7 @@
  * each release cancels the latest acquire still open.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -649,6 +650,26 @@ report_after_fork_child(void)
 	log_fd = -1;
 }
 
+/* Weak: the unit tests link the report without the interposition. */
+size_t interpose_creator_hint(const char *release_fn, char *buf, size_t len,
+			      const char **lib) __attribute__((weak));
+
+/* "  hint: ..." for a release of a handle never seen created. */
+static void
+print_creator_hint(int fd, const char *function)
+{
+	char names[512];
+	const char *lib;
+
+	if (!interpose_creator_hint ||
+	    !interpose_creator_hint(function, names, sizeof(names), &lib))
+		return;
+	safe_writev_strs(fd, "  hint: refsan never saw this handle created. ",
+			 lib, " exports functions the spec does not name that may have made it: ",
+			 names, "; add a create rule for the one it came from\n",
+			 NULL);
+}
+
 void
 report_print_error(const struct engine_error *e)
 {
@@ -660,12 +681,21 @@ report_print_error(const struct engine_error *e)
 	const char *by;
 
 	if (e->warning) {
+		static _Atomic unsigned warnings;
 		char hx[24];
+		unsigned nw = atomic_fetch_add(&warnings, 1);
+
+		if (nw == 10)
+			safe_puts(text_fd(), "refsan: warning: more releases of handles never seen created; no more such warnings (strict=1 reports each as an error)\n");
+		if (nw >= 10)
+			return;
 		safe_writev_strs(text_fd(), "refsan: warning: ",
 				 e->function ? e->function : "release",
 				 " of handle ", safe_xtoa(e->handle, hx),
 				 " that refsan never saw created (strict=1 makes this an error)\n",
 				 NULL);
+		if (e->kind == EE_INVALID_RELEASE)
+			print_creator_hint(text_fd(), e->function);
 		return;
 	}
 	memset(&r, 0, sizeof(r));
@@ -684,8 +714,11 @@ report_print_error(const struct engine_error *e)
 	r.stacks = stacks;
 	r.nstacks = n;
 	by = suppressed_by(&r, &err);
-	if (!by)
+	if (!by) {
 		report_write_text_error(text_fd(), &r, &err);
+		if (err.kind == KIND_INVALID_RELEASE)
+			print_creator_hint(text_fd(), err.function);
+	}
 	for (i = 0; i < n; i++)
 		free(stacks[i].frames);
 	free((char *)err.expected_family);
@@ -703,6 +736,32 @@ report_print_error(const struct engine_error *e)
 			  "refsan: halt_on_error=1: aborting at the first error\n");
 		abort();
 	}
+}
+
+/*
+ * The process's umask, read without changing it (umask(2) can only set it,
+ * and setting it back races with the program's other threads).
+ */
+static mode_t
+current_umask(void)
+{
+	char buf[1024];
+	const char *p;
+	mode_t m = 022;
+	ssize_t n;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return m;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return m;
+	buf[n] = '\0';
+	p = strstr(buf, "\nUmask:");
+	if (p)
+		m = (mode_t)strtoul(p + 7, NULL, 8);
+	return m & 0777;
 }
 
 int
@@ -723,7 +782,9 @@ report_file_open(struct report_file *f, const char *base, const char *suffix)
 	f->fd = mkostemp(f->tmp, O_CLOEXEC);
 	if (f->fd < 0)
 		return -errno;
-	fchmod(f->fd, 0644);
+	/* mkostemp makes it 0600: 0644 less the umask, as the text report
+	 * and every file the program creates itself. */
+	fchmod(f->fd, 0644 & ~current_umask());
 	return 0;
 }
 
@@ -781,8 +842,11 @@ write_json(const struct report *r)
 		return;
 	rc = report_file_open(&f, report_ctx.json_path, ".json");
 	if (rc == 0) {
-		rc = report_write_json(f.fd, r);
-		rc = report_file_commit(&f, rc == 0) ;
+		int wrc = report_write_json(f.fd, r);
+
+		rc = report_file_commit(&f, wrc == 0);
+		if (wrc < 0)
+			rc = wrc; /* why it failed (ENOSPC), not just EIO */
 	}
 	if (rc != 0) {
 		int fd = text_fd();

@@ -21,7 +21,7 @@
 /* Longest token text quoted back in a message. */
 #define QUOTE_MAX 60
 /* Longest line of a spec file. */
-#define SPEC_LINE_MAX 65536
+#define SPEC_LINE_MAX (1 << 20)
 
 struct tok {
 	const char *p;

@@ -18,7 +18,7 @@
 
 #define QUOTE_MAX 60
 /* Longest line of a suppressions file. */
-#define SUPP_LINE_MAX 65536
+#define SUPP_LINE_MAX (1 << 20)
 
 static const char *const kinds[] = {
 	"leak",

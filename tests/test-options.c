@@ -201,6 +201,8 @@ START_TEST(test_long_key)
 	ck_assert_int_eq(options_parse(&o, in, &err), -EINVAL);
 	ck_assert(strncmp(err.msg, "unknown option 'kkkk", 20) == 0);
 	ck_assert(strstr(err.msg, "kkk...' (known: spec,") != NULL);
+	/* the whole list, not cut short (found by the bad-input table) */
+	ck_assert(strstr(err.msg, ", on_bad_spec, help)") != NULL);
 	ck_assert(strlen(err.msg) < sizeof(err.msg));
 }
 END_TEST

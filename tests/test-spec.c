@@ -674,6 +674,30 @@ START_TEST(test_load_bom_and_nul)
 }
 END_TEST
 
+/*
+ * A line without end (found by fuzzing the loader: spec=/dev/zero read
+ * until memory ran out): an error at 1 MiB, not an allocation without end.
+ */
+START_TEST(test_load_endless_line)
+{
+	const char *paths[] = { "/dev/zero", NULL };
+	size_t n = (1 << 20) + 10;
+	char *text = malloc(n);
+
+	memset(text, 'a', n);
+	paths[1] = write_file(NULL, NULL, text, n);
+	free(text);
+	for (size_t i = 0; i < N_ELEMS(paths); i++) {
+		ck_assert_int_eq(spec_load_file(&s, paths[i], &err), -EINVAL);
+		ck_assert_uint_eq(err.line, 1);
+		ck_assert_uint_eq(err.col, 1);
+		ck_assert_str_eq(err.msg, "line longer than 1048576 bytes (is "
+		                          "this a text file?)");
+		ck_assert_uint_eq(s.nrules, 0);
+	}
+}
+END_TEST
+
 /* ---- lists and profiles ---- */
 
 START_TEST(test_load_list)
@@ -880,6 +904,7 @@ UNIT_SUITE(spec_suite)
 	tcase_add_test(tc, test_load_long_line);
 	tcase_add_test(tc, test_load_long_line_whole);
 	tcase_add_test(tc, test_load_bom_and_nul);
+	tcase_add_test(tc, test_load_endless_line);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("lists and profiles");

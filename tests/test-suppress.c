@@ -247,6 +247,19 @@ START_TEST(test_load_nul)
 }
 END_TEST
 
+/* A line without end (suppressions=/dev/zero): an error at 1 MiB. */
+START_TEST(test_load_endless_line)
+{
+	ck_assert_int_eq(suppress_load_file(&s, "/dev/zero", &err), -EINVAL);
+	ck_assert_str_eq(err.file, "/dev/zero");
+	ck_assert_uint_eq(err.line, 1);
+	ck_assert_uint_eq(err.col, 1);
+	ck_assert_str_eq(err.msg,
+	                 "line longer than 1048576 bytes (is this a text file?)");
+	ck_assert_uint_eq(s.nrules, 0);
+}
+END_TEST
+
 START_TEST(test_load_missing)
 {
 	ck_assert_int_eq(suppress_load_file(&s, "/nonexistent/supp.txt", &err),
@@ -289,6 +302,7 @@ UNIT_SUITE(suppress_suite)
 	tcase_add_test(tc, test_load_file);
 	tcase_add_test(tc, test_load_file_error);
 	tcase_add_test(tc, test_load_nul);
+	tcase_add_test(tc, test_load_endless_line);
 	tcase_add_test(tc, test_load_missing);
 	suite_add_tcase(su, tc);
 	return su;

@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "model.h"
 #include "render.h"
+#include "render_html.h"
 
 static const char usage[] =
         "usage: refsan report [--format text|json|junit|sarif|html]\n"
@@ -193,10 +194,6 @@ cmd_report(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (fmt == F_HTML) {
-		cli_error("--format html: not yet: see issue 9");
-		return EXIT_USAGE;
-	}
 	if (optind >= argc) {
 		cli_error("report: expected one or more REPORT.json files");
 		fputs(usage, stderr);
@@ -241,6 +238,9 @@ cmd_report(int argc, char **argv)
 		break;
 	case F_SARIF:
 		r = render_sarif(out.fd, &m);
+		break;
+	case F_HTML:
+		r = render_html(out.fd, &m);
 		break;
 	default:
 		r = render_text(out.fd, &m);

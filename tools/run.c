@@ -38,7 +38,8 @@
 
 static const char usage[] =
         "usage: refsan run [--spec S]... [--option K=V]... [--json-dir D]\n"
-        "                  [--wait-children SECONDS] [--[no-]pytest-plugin]\n"
+        "                  [--baseline FILE] [--wait-children SECONDS]\n"
+        "                  [--[no-]pytest-plugin]\n"
         "                  [--] CMD ARGS...\n"
         "\n"
         "Runs CMD with librefsan.so preloaded, collects the JSON report of\n"
@@ -485,6 +486,7 @@ struct run_args {
 	const char *json_dir;
 	unsigned wait_children;
 	int pytest_plugin; /* -1: when CMD looks like pytest; 0; 1 */
+	const char *baseline;
 };
 
 static int
@@ -495,6 +497,7 @@ parse_args(int argc, char **argv, struct run_args *a, int *first_cmd)
 		{ "option", required_argument, NULL, 'o' },
 		{ "json-dir", required_argument, NULL, 'j' },
 		{ "wait-children", required_argument, NULL, 'w' },
+		{ "baseline", required_argument, NULL, 'b' },
 		{ "pytest-plugin", no_argument, NULL, 'p' },
 		{ "no-pytest-plugin", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
@@ -531,6 +534,9 @@ parse_args(int argc, char **argv, struct run_args *a, int *first_cmd)
 		}
 		case 'j':
 			a->json_dir = optarg;
+			break;
+		case 'b':
+			a->baseline = optarg;
 			break;
 		case 'w': {
 			char *end;
@@ -599,7 +605,9 @@ check_spec(const char *list, const struct layout *l)
 int
 cmd_run(int argc, char **argv)
 {
-	struct run_args a = { { 0 }, { 0 }, NULL, WAIT_CHILDREN_DEFAULT, -1 };
+	struct run_args a = { { 0 }, { 0 }, NULL, WAIT_CHILDREN_DEFAULT,
+		              -1,    NULL };
+	struct model base;
 	struct refsan_options opts;
 	struct options_err oerr;
 	struct layout l = { 0 };
@@ -615,6 +623,7 @@ cmd_run(int argc, char **argv)
 	int first, status = EXIT_USAGE, cmd_status, st, r;
 	pid_t pid;
 
+	memset(&base, 0, sizeof(base));
 	r = parse_args(argc, argv, &a, &first);
 	if (r) {
 		status = r > 0 ? EXIT_CLEAN : EXIT_USAGE;
@@ -653,6 +662,15 @@ cmd_run(int argc, char **argv)
 		                        : "REFSAN_OPTIONS",
 		          oerr.msg);
 		goto out;
+	}
+	model_init(&base);
+	if (a.baseline) {
+		/* Read it now: a bad baseline is a mistake to stop at. */
+		if (model_add_file(&base, a.baseline))
+			goto out;
+		/* The processes must not fail on errors the baseline knows:
+		 * refsan decides from the merged reports. */
+		append_option(&env, "exitcode=0");
 	}
 	if (*opts.spec) {
 		if (check_spec(opts.spec, &l))
@@ -814,6 +832,8 @@ cmd_run(int argc, char **argv)
 		free(paths);
 	}
 	model_finish(&m);
+	if (a.baseline)
+		model_apply_baseline(&m, &base, a.baseline);
 	if (m.nprocs) {
 		fflush(stdout);
 		render_run_summary(2, &m);
@@ -834,6 +854,7 @@ cmd_run(int argc, char **argv)
 		status = EXIT_CLEAN;
 	model_free(&m);
 out:
+	model_free(&base);
 	if (temp_dir && dir)
 		remove_tree(dir);
 	for (i = 0; i < nreports; i++)

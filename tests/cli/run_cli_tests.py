@@ -379,6 +379,15 @@ def case_baseline():
     check(r.returncode == 23, "a new leak fails", out(r))
     check("leak_elsewhere" in r.stdout and "Known errors" in r.stdout,
           "the new leak in full, the old one known", out(r))
+    # refsan run --baseline: the same verdicts, in one step.
+    p = run([REFSAN, "run", "--spec", ZOO_SPEC, "--baseline", base, "--",
+             PY, leaker(), "leak"])
+    check(p.returncode == 0 and "1 known error(s) in the baseline"
+          in p.stderr, "run --baseline: a known leak passes", out(p))
+    p = run([REFSAN, "run", "--spec", ZOO_SPEC, "--baseline", base, "--",
+             PY, leaker(), "leak", "other"])
+    check(p.returncode == 23 and "leak_elsewhere" in p.stderr,
+          "run --baseline: a new leak fails", out(p))
     sarif = json.loads(report("--format", "sarif", "--baseline", base,
                               jd3).stdout)
     states = sorted(x["baselineState"] for x in sarif["runs"][0]["results"])

@@ -15,24 +15,32 @@
  *                  recovers from a fault with siglongjmp; then a leak
  * segv-before      the same, the handler installed before libzoo is loaded
  * signal-calls     a SIGALRM handler calls libzoo (add_ref, say_walk,
- *                  release on a dog with two references) 10000 times while
- *                  the main thread creates and releases dogs; clean exit
+ *                  release on a dog with two references) 3000 times, every
+ *                  200 us, while the main thread creates and releases
+ *                  dogs; clean exit
  * reload COPY FILLER  a copy of libzoo loaded, a dog leaked, unloaded;
- *                  FILLER loaded; the copy loaded again (elsewhere), a
- *                  second dog leaked; prints both create_dog addresses
- * reuse            a dog released and a cage opened at the same address,
- *                  then closed; a dog again; clean exit
+ *                  its old place taken (FILLER loaded, the rest mapped
+ *                  PROT_NONE); the copy loaded again, elsewhere, a second
+ *                  dog leaked; prints both create_dog addresses
+ * reuse            dogs released and a cage opened at the address of one
+ *                  of them (calloc reuses freed chunks from the fast
+ *                  bins), then closed; a dog again; clean exit
  * reuse-mismatch   as reuse, then say_walk (family dog) on the cage
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* dladdr, MAP_FIXED_NOREPLACE */
+#endif
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -189,7 +197,7 @@ main(int argc, char **argv)
 		z.release(d);
 	} else if (!strcmp(mode, "signal-calls")) {
 		struct sigaction sa;
-		struct itimerval it = { { 0, 50 }, { 0, 50 } };
+		struct itimerval it = { { 0, 200 }, { 0, 200 } };
 		long loops = 0;
 
 		shared_dog = z.create_dog("shared");
@@ -200,7 +208,7 @@ main(int argc, char **argv)
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGALRM, &sa, NULL);
 		setitimer(ITIMER_REAL, &it, NULL);
-		while (calls_in_handler < 10000) {
+		while (calls_in_handler < 3000) {
 			void *d = z.create_dog("busy");
 
 			z.add_ref(d);
@@ -218,32 +226,51 @@ main(int argc, char **argv)
 		       (int)calls_in_handler, loops);
 	} else if (!strcmp(mode, "reload") && argc > 4) {
 		struct zoo c;
-		void *filler, *first;
+		struct link_map *lm;
+		void *filler, *base;
+		size_t span;
 
 		load(&c, argv[3]);
-		first = *(void **)&c.create_dog;
 		c.create_dog("first");
-		printf("first create_dog %p\n", first);
+		if (dlinfo(c.h, RTLD_DI_LINKMAP, &lm) != 0)
+			return 89;
+		base = (void *)lm->l_addr;
+		printf("first load at %p\n", base);
 		dlclose(c.h);
 		filler = dlopen(argv[4], RTLD_NOW | RTLD_LOCAL);
 		if (!filler)
 			die(argv[4]);
+		/* Whatever of the old place the filler did not take. */
+		for (span = (size_t)1 << 20; span >= 4096; span /= 2)
+			if (mmap(base, span, PROT_NONE,
+			         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			         -1, 0) != MAP_FAILED)
+				break;
 		load(&c, argv[3]);
 		c.create_dog("second");
-		printf("second create_dog %p\n", *(void **)&c.create_dog);
+		if (dlinfo(c.h, RTLD_DI_LINKMAP, &lm) != 0)
+			return 89;
+		printf("second load at %p\n", (void *)lm->l_addr);
 	} else if (!strcmp(mode, "reuse") || !strcmp(mode, "reuse-mismatch")) {
-		void *d = z.create_dog("short"), *cg = NULL, *d2;
+		void *d[16], *cg = NULL, *d2;
+		int same = 0;
 
-		z.release(d);
+		for (int i = 0; i < 16; i++)
+			d[i] = z.create_dog("short");
+		for (int i = 0; i < 16; i++)
+			z.release(d[i]);
 		if (z.open_cage(&cg) != 0)
 			return 91;
-		printf("dog %p cage %p %s\n", d, cg, d == cg ? "same" : "other");
+		for (int i = 0; i < 16; i++)
+			same |= d[i] == cg;
+		printf("cage %p %s\n", cg, same ? "at a dog's address" : "elsewhere");
 		if (!strcmp(mode, "reuse-mismatch"))
 			z.say_walk(cg); /* a cage is no dog */
 		if (z.close_cage(cg) != 0)
 			return 90;
 		d2 = z.create_dog("again");
-		printf("dog again %p %s\n", d2, d2 == cg ? "same" : "other");
+		printf("dog again %p %s\n", d2,
+		       d2 == cg ? "at the cage's address" : "elsewhere");
 		z.release(d2);
 	} else {
 		fprintf(stderr, "fault_prog: unknown mode %s\n", mode);

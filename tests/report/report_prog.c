@@ -44,6 +44,10 @@ main(int argc, char **argv)
 	} else if (!strcmp(mode, "invalid")) {
 		static long fake[4];
 		release(fake); /* INVALID_RELEASE */
+	} else if (!strcmp(mode, "clone")) {
+		d = create_dog("rex");
+		release(clone_dog(d)); /* created inside the library */
+		release(d);
 	} else if (!strcmp(mode, "halt")) {
 		d = create_dog("rex");
 		release(d);

@@ -93,6 +93,14 @@ def case_invalid(tmp):
           "names the line", p)
 
 
+def case_clone(tmp):
+    p = run("clone", tmp=tmp)
+    check(p.returncode == 0, "a warning only", p)
+    check(re.search(r"hint: .*libzoo\.so\.1 exports functions the spec does "
+                    r"not name that may have made it: .*clone_dog", p.stderr),
+          "the hint names clone_dog", p)
+
+
 def case_halt(tmp):
     p = run("halt", "halt_on_error=1")
     check(p.returncode == -6, "abort at the first error: %d" % p.returncode, p)
