@@ -959,12 +959,13 @@ classify(const struct gen *g, const struct decl *d, struct rules *rs,
 		/* deflateInit(strm): a caller's struct made live. */
 		int a = 0;
 
-		add_rule(rs, name, decl, params[a].ty.family, 0,
-		         "makes the structure its first argument points to "
-		         "live (the init/end idiom), which a create cannot say "
-		         "yet (its handle is ret or *argN)",
+		add_rule(rs, name, decl, params[a].ty.family, 0, NULL,
 		         "create   %-32s arg%-3d %-9s family=%s", name, a, cond,
 		         params[a].ty.family);
+		rs->v[rs->n - 1].note =
+		        xstrdup("makes the structure its first argument points "
+		                "to live (the init/end idiom): check the "
+		                "condition");
 	} else if ((role == R_ACQUIRE || role == R_RELEASE ||
 	            ((weak == R_ACQUIRE || weak == R_RELEASE) &&
 	             role == R_NONE)) &&

@@ -442,9 +442,6 @@ def case_bad_reports():
     check(p.returncode == 23 and "future_kind of handle 0x10" in p.stdout
           and "1 other error(s)" in p.stdout,
           "unknown kinds count, unknown fields are ignored", out(p))
-    p = report("--format", "html", new)
-    check(p.returncode == 2 and "not yet: see issue 9" in p.stderr,
-          "html is for later", out(p))
     p = report("--format", "xml", new)
     check(p.returncode == 2 and "--format" in p.stderr, "bad format",
           out(p))

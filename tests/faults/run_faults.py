@@ -267,7 +267,8 @@ def signal_calls(tmp):
     p = run(tmp, ["signal-calls", LIBZOO], timeout=240)
     no_crash(p)
     check(p.returncode == 0, "a clean exit", p)
-    check("handler calls 3000" in p.stdout, "every handler call", p)
+    m = re.search(r"handler calls (\d+)", p.stdout)
+    check(m and int(m.group(1)) >= 3000, "every handler call", p)
     check(p.stderr == "", "nothing on stderr", p)
     r = load_report(tmp, p)
     check(r["errors"] == [] and r["counters"]["live"] == 0, "a clean report",

@@ -761,7 +761,7 @@
 					todo.push([n.kids[i], x, it[2] + 1]);
 					x += n.kids[i].v * scale;
 				}
-				if (i < n.kids.length)
+				if (i < n.kids.length && (i > 0 || n.f !== -3))
 					todo.push([rest(n, i), x, it[2] + 1]);
 			}
 			var H = (maxD + 1) * ROW;
