@@ -26,6 +26,7 @@
 #include "report_build.h"
 #include "safe_write.h"
 #include "signals.h"
+#include "guard.h"
 #include "unwind.h"
 
 static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE,
@@ -102,6 +103,36 @@ resume:
 		raise(sig);
 }
 
+/*
+ * Signals whose default action ends the process without exit handlers:
+ * the exit report runs here, then the signal goes on with its default
+ * action, so the parent still sees the program die of it.  Only signals
+ * the program left at their default when refsan started tracking.
+ * Building the report allocates; if the signal interrupted the program
+ * inside malloc, that could hang, so an alarm bounds the attempt.
+ */
+static const int term_signals[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT,
+				    SIGALRM, SIGXCPU, SIGXFSZ };
+
+static void
+term_handler(int sig)
+{
+	struct sigaction dfl;
+	int saved = errno;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(sig, &dfl, NULL);
+	sigaction(SIGALRM, &dfl, NULL);
+	if (!refsan_in_shim && (int)getpid() == refsan_pid) {
+		alarm(10);
+		init_final_report(128 + sig);
+		alarm(0);
+	}
+	errno = saved;
+	raise(sig);
+}
+
 static void *
 report_thread(void *arg)
 {
@@ -139,10 +170,18 @@ signals_init(void)
 	stack_t ss;
 	size_t k;
 
+	/*
+	 * Only where the thread has none: the program's (or a sanitizer's:
+	 * ASan unmaps its own at thread exit and aborts when it finds ours
+	 * there) is never replaced.
+	 */
 	memset(&ss, 0, sizeof(ss));
-	ss.ss_sp = altstack;
-	ss.ss_size = sizeof(altstack);
-	sigaltstack(&ss, NULL);
+	if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_DISABLE)) {
+		memset(&ss, 0, sizeof(ss));
+		ss.ss_sp = altstack;
+		ss.ss_size = sizeof(altstack);
+		sigaltstack(&ss, NULL);
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = fatal_handler;
@@ -155,6 +194,18 @@ signals_init(void)
 			continue; /* the program (or another tool) has one */
 		previous[k] = old;
 		sigaction(fatal_signals[k], &sa, NULL);
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = term_handler;
+	sigemptyset(&sa.sa_mask);
+	for (k = 0; k < sizeof(term_signals) / sizeof(term_signals[0]); k++) {
+		struct sigaction old;
+		if ((int)refsan_opts.report_signal == term_signals[k] ||
+		    sigaction(term_signals[k], NULL, &old) != 0 ||
+		    old.sa_handler != SIG_DFL)
+			continue;
+		sigaction(term_signals[k], &sa, NULL);
 	}
 
 	if (refsan_opts.report_signal) {

@@ -48,6 +48,10 @@ main(int argc, char **argv)
 		d = create_dog("rex");
 		release(clone_dog(d)); /* created inside the library */
 		release(d);
+	} else if (!strcmp(mode, "term")) {
+		create_dog("rex"); /* TERM_CREATE */
+		raise(SIGTERM);
+		pause();
 	} else if (!strcmp(mode, "halt")) {
 		d = create_dog("rex");
 		release(d);

@@ -101,6 +101,15 @@ def case_clone(tmp):
           "the hint names clone_dog", p)
 
 
+def case_term(tmp):
+    p = run("term", tmp=tmp)
+    check(p.returncode == -15, "still dies of SIGTERM: %d" % p.returncode, p)
+    check("Leak of 1 handle(s)" in p.stderr and
+          "report_prog.c:%d" % line_of("TERM_CREATE") in p.stderr,
+          "the exit report, with the leak's line", p)
+    check(report(tmp)["exit_status"] == 143, "JSON: 128 + SIGTERM")
+
+
 def case_halt(tmp):
     p = run("halt", "halt_on_error=1")
     check(p.returncode == -6, "abort at the first error: %d" % p.returncode, p)

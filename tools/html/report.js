@@ -322,7 +322,10 @@
 		};
 	}
 
+	/* A group's row, built once: sorting and filtering move rows. */
 	function rowOf(g) {
+		if (g.tr)
+			return g.tr;
 		var tr = h("tr", "row" + (g.status ? " dim" : "") +
 			(state.open[g.i] ? " open" : ""));
 		tr.tabIndex = 0;
@@ -352,7 +355,14 @@
 		}
 		tr.appendChild(td);
 		tr.appendChild(h("td", "num", num(g.procs)));
+		g.tr = tr;
 		return tr;
+	}
+
+	function detailOf(g) {
+		if (!g.dtr)
+			g.dtr = detailRow(g, COLS.length);
+		return g.dtr;
 	}
 
 	function toggle(tr) {
@@ -364,8 +374,7 @@
 		tr.firstChild.firstChild.textContent = open ? "\u25be" :
 			"\u25b8";
 		if (open) {
-			tr.parentNode.insertBefore(detailRow(g, COLS.length),
-				tr.nextSibling);
+			tr.parentNode.insertBefore(detailOf(g), tr.nextSibling);
 		} else if (tr.nextSibling &&
 			   tr.nextSibling.className === "detail") {
 			tr.parentNode.removeChild(tr.nextSibling);
@@ -383,7 +392,7 @@
 			var g = list[i];
 			frag.appendChild(rowOf(g));
 			if (state.open[g.i])
-				frag.appendChild(detailRow(g, COLS.length));
+				frag.appendChild(detailOf(g));
 		}
 		tbody.textContent = "";
 		tbody.appendChild(frag);
