@@ -87,12 +87,14 @@
 
 /*
  * The real dlsym is found from inside the first dlsym call, which may come
- * from AddressSanitizer's own start-up (its interceptors look their targets
- * up with dlsym(RTLD_NEXT) before its shadow memory exists and before its
- * string interceptors work).  The functions on that path are therefore not
- * instrumented and call no libc string function.
+ * from AddressSanitizer's or ThreadSanitizer's own start-up (their
+ * interceptors look their targets up with dlsym(RTLD_NEXT) before their
+ * shadow memory exists, and before their interceptors of string functions
+ * and of dl_iterate_phdr work).  The functions on that path are therefore
+ * not instrumented, call no libc string function, and walk the loader's
+ * list of objects (_r_debug) rather than call dl_iterate_phdr.
  */
-#define BOOT_PATH __attribute__((no_sanitize_address))
+#define BOOT_PATH __attribute__((no_sanitize_address, no_sanitize_thread))
 
 static BOOT_PATH const char *
 boot_strrchr(const char *s, char c)
@@ -516,7 +518,21 @@ find_real_dlsym(void)
 {
 	if (__atomic_load_n(&interpose_real_dlsym, __ATOMIC_ACQUIRE))
 		return;
-	dl_iterate_phdr(find_real_cb, NULL);
+	/* libc is loaded before anything can call dlsym: no lock needed. */
+	for (struct link_map *l = _r_debug.r_map; l; l = l->l_next) {
+		Elf64_Phdr ph = { .p_type = PT_DYNAMIC };
+		struct dl_phdr_info info = { 0 };
+
+		ph.p_vaddr = (uintptr_t)l->l_ld - l->l_addr;
+		info.dlpi_addr = l->l_addr;
+		info.dlpi_name = l->l_name;
+		info.dlpi_phdr = &ph;
+		info.dlpi_phnum = 1;
+		if (find_real_cb(&info, sizeof(info), NULL))
+			break;
+	}
+	if (!interpose_real_dlsym || !interpose_real_dlvsym)
+		dl_iterate_phdr(find_real_cb, NULL);
 	if (!interpose_real_dlsym || !interpose_real_dlvsym)
 		fatal("refsan: error: dlsym not found in libc's symbol table\n");
 }

@@ -109,7 +109,7 @@ collect_one(const struct ht_view *v, void *arg)
 {
 	struct collect *c = arg;
 	struct leak_rec *l;
-	uint32_t open[HT_MAX_HISTORY];
+	uint32_t open[HT_MAX_HISTORY + 1];
 	unsigned nopen = 0, i;
 
 	if (!engine_created_here(v->info.seq))
@@ -127,26 +127,42 @@ collect_one(const struct ht_view *v, void *arg)
 	l->family = v->info.family;
 	l->refcount = v->info.refcount;
 	int outside = 1; /* the creation's reference */
+	bool complete = v->total_events == v->nevents;
+	unsigned head = 0;
 
+	/*
+	 * Which references are still held?  With the whole history, releases
+	 * give back the oldest references first, the creation's before any
+	 * acquire's (an extra add_ref without its release is the usual bug,
+	 * and this points at it).  With a cut history, the newest acquires.
+	 */
+	if (complete)
+		open[nopen++] = 0; /* the creation */
 	for (i = 0; i < v->nevents; i++) {
 		uint32_t ev = v->events[i];
 		if (!(ev & HT_EV_INTERNAL))
 			outside += ev & HT_EV_RELEASE ? -1 : 1;
 		if (ev & HT_EV_RELEASE) {
-			if (nopen)
+			if (complete) {
+				if (head < nopen)
+					head++;
+			} else if (nopen) {
 				nopen--;
-		} else {
+			}
+		} else if (nopen < HT_MAX_HISTORY) {
 			open[nopen++] = HT_EV_STACK(ev);
 		}
 	}
 	/* Every reference the program took was given back: what is left
 	 * was taken by the library itself, on behalf of another handle.
 	 * Only a complete history can tell. */
-	l->indirect = outside <= 0 && v->total_events == v->nevents;
-	/* Keep the newest open acquires, at most refcount - 1 of them. */
-	while (nopen > 0 && l->nacq < MAX_ACQUIRE_STACKS &&
-	       l->nacq + 1 < l->refcount + 0u) {
-		l->acq[l->nacq++] = open[--nopen];
+	l->indirect = outside <= 0 && complete;
+	/* The open acquires, newest first, at most refcount of them. */
+	while (nopen > head && l->nacq < MAX_ACQUIRE_STACKS &&
+	       l->nacq < l->refcount) {
+		uint32_t st = open[--nopen];
+		if (st)
+			l->acq[l->nacq++] = st;
 	}
 }
 

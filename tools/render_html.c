@@ -101,8 +101,8 @@ data_str(struct sbuf *out, const char *s)
 			break;
 		case 0xe2:
 			if (p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
-				sbuf_puts(out, p[2] == 0xa8 ? "\\u2028"
-				                            : "\\u2029");
+				sbuf_puts(out,
+				          p[2] == 0xa8 ? "\\u2028" : "\\u2029");
 				p += 2;
 				break;
 			}
@@ -482,10 +482,11 @@ write_head(struct sbuf *out, const struct model *m)
 	            "style-src '%s'; img-src data:; base-uri 'none'; "
 	            "form-action 'none'\">\n",
 	            HTML_JS_SHA256, HTML_CSS_SHA256);
-	sbuf_puts(out, "<meta name=\"viewport\" content=\"width=device-width, "
-	               "initial-scale=1\">\n"
-	               "<meta name=\"generator\" content=\"refsan " REFSAN_VERSION
-	               "\">\n<title>refsan report");
+	sbuf_puts(out,
+	          "<meta name=\"viewport\" content=\"width=device-width, "
+	          "initial-scale=1\">\n"
+	          "<meta name=\"generator\" content=\"refsan " REFSAN_VERSION
+	          "\">\n<title>refsan report");
 	if (m->nprocs && m->procs[0].argc) {
 		sbuf_puts(out, ": ");
 		html_argv(out, &m->procs[0]);
@@ -513,7 +514,8 @@ write_program(struct sbuf *out, const struct model *m)
 	} else {
 		sbuf_printf(out, "%zu processes: pids ", m->nprocs);
 		for (i = 0; i < m->nprocs && i < 8; i++)
-			sbuf_printf(out, "%s%d", i ? ", " : "", m->procs[i].pid);
+			sbuf_printf(out, "%s%d", i ? ", " : "",
+			            m->procs[i].pid);
 		if (m->nprocs > 8)
 			sbuf_printf(out, " and %zu more", m->nprocs - 8);
 	}
@@ -545,7 +547,8 @@ write_program(struct sbuf *out, const struct model *m)
 		}
 		sbuf_puts(out, "</tbody></table>\n");
 		if (m->nprocs > HTML_MAX_PROCS)
-			sbuf_printf(out, "<p class=\"muted\">and %zu more</p>\n",
+			sbuf_printf(out,
+			            "<p class=\"muted\">and %zu more</p>\n",
 			            m->nprocs - HTML_MAX_PROCS);
 		sbuf_puts(out, "</details>\n");
 	}
@@ -555,8 +558,9 @@ write_program(struct sbuf *out, const struct model *m)
 static void
 write_counters(struct sbuf *out, const struct model *m)
 {
-	sbuf_puts(out, "<div class=\"card\" id=\"counters\">\n<h2>Handles</h2>\n"
-	               "<table class=\"stats\">\n");
+	sbuf_puts(out,
+	          "<div class=\"card\" id=\"counters\">\n<h2>Handles</h2>\n"
+	          "<table class=\"stats\">\n");
 	stat_row(out, "created", m->counters.created, NULL);
 	stat_row(out, "acquired", m->counters.acquired, NULL);
 	stat_row(out, "released", m->counters.released, NULL);
@@ -595,7 +599,8 @@ write_errors(struct sbuf *out, const struct model *m, const struct totals *t)
 		stat_row(out, names[k], t->n[k], note[0] ? note : NULL);
 	}
 	if (!any)
-		sbuf_puts(out, "<tr><th scope=\"row\">none</th><td></td></tr>\n");
+		sbuf_puts(out,
+		          "<tr><th scope=\"row\">none</th><td></td></tr>\n");
 	if (t->suppressed)
 		stat_row(out, "suppressed", t->suppressed, NULL);
 	if (t->known_groups)
@@ -613,8 +618,9 @@ write_body(struct sbuf *out, const struct model *m)
 	summary_line(m, &t, &line);
 	if (line.len && line.s[line.len - 1] == '\n')
 		line.s[--line.len] = 0;
-	sbuf_puts(out, "<body>\n<header class=\"top\">\n<h1>refsan report</h1>\n"
-	               "<p class=\"summary\" id=\"summary\">");
+	sbuf_puts(out,
+	          "<body>\n<header class=\"top\">\n<h1>refsan report</h1>\n"
+	          "<p class=\"summary\" id=\"summary\">");
 	html(out, line.s);
 	sbuf_printf(out,
 	            "</p>\n<p class=\"muted\">refsan " REFSAN_VERSION
@@ -630,7 +636,8 @@ write_body(struct sbuf *out, const struct model *m)
 		sbuf_puts(out, "<p class=\"warn\">A report is incomplete: ");
 		html(out, m->incomplete_reason ? m->incomplete_reason
 		                               : "facts are missing");
-		sbuf_puts(out, ". Absent errors are no proof of absence.</p>\n");
+		sbuf_puts(out,
+		          ". Absent errors are no proof of absence.</p>\n");
 	}
 	if (!m->final)
 		sbuf_puts(out, "<p class=\"warn\">Not a final report: the "

@@ -23,6 +23,9 @@ import xml.etree.ElementTree as ET
 
 PY = "/usr/bin/python3"
 REFSAN, LIBREFSAN, LIBZOO, ZOO_SPEC, SRC, BUILD, CASE = sys.argv[1:8]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+import preload as sanitizer_env  # noqa: E402  (tests/preload.py)
 DEMO = os.path.join(SRC, "demo")
 TMP = tempfile.mkdtemp(prefix="refsan-cli-%s-" % CASE)
 
@@ -46,6 +49,10 @@ def env(**extra):
     e["ZOO_LIB"] = LIBZOO
     e["PYTHONDONTWRITEBYTECODE"] = "1"
     e["TMPDIR"] = TMP
+    if sanitizer_env.sanitized(LIBREFSAN):
+        # `refsan run` keeps a sanitizer runtime first in LD_PRELOAD.
+        sanitizer_env.apply(e, LIBREFSAN)
+        e["LD_PRELOAD"] = " ".join(sanitizer_env.prefix(LIBREFSAN))
     e.update(extra)
     return e
 

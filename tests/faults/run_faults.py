@@ -313,6 +313,9 @@ def reuse(tmp):
     p = run(tmp, ["reuse", LIBZOO])
     no_crash(p)
     check(p.returncode == 0, "a clean exit", p)
+    if "elsewhere" in p.stdout.split("\n")[0] and \
+            sanitizer_env.sanitized(SHIM):
+        skip("ASan's allocator holds freed addresses back: no reuse to test")
     check("cage" in p.stdout and "at a dog's address" in p.stdout,
           "the cage took a dog's address (else the case proves nothing)", p)
     r = load_report(tmp, p)

@@ -15,7 +15,6 @@ columns, filters by kind and text, hovers and zooms the flame graph, and
 saves screenshots as OUTDIR/html-*.png.  Exit status 0: pass, 77: skipped
 (no Chromium, chromedriver or selenium), else fail with a message.
 """
-import json
 import os
 import shutil
 import subprocess
@@ -23,12 +22,14 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen_reports  # noqa: E402
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.common.exceptions import (NoAlertPresentException,
+                                            WebDriverException)
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
@@ -201,7 +202,8 @@ def test_hostile(b):
         handlers: Array.from(document.querySelectorAll('*')).filter(
             function (e) { return Array.from(e.attributes).some(
                 function (a) { return /^on/i.test(a.name) ||
-                    /javascript:/i.test(a.value); }); }).length,
+                    /^(href|src|srcdoc|action|formaction|xlink:href)$/i
+                    .test(a.name); }); }).length,
         title: document.title,
         text: document.body.innerText };""")
     check(found["bad"] == 0 and found["scripts"] == 2 and
@@ -326,9 +328,9 @@ def test_big(b):
             return td.textContent; });"""))
     check(len(counts) == 1000 and counts == sorted(counts) and
           counts[0] == 1, "big: sort", counts[:5])
-    b.d.find_element(By.ID, "more").click()
+    b.js("document.getElementById('more').click()")
     check(b.js("return document.querySelectorAll('#groups-table tr.row')"
-               ".length") == 10000, "big: show all")
+               ".length") == 2000, "big: a thousand more")
     sort_took = time.monotonic() - t
     # Zoom into the widest test function (depth 7, under 6 of pytest's).
     b.js("""var r = Array.from(document.querySelectorAll('#flame rect'))
@@ -341,7 +343,7 @@ def test_big(b):
     b.js("document.getElementById('flame-reset').click()")
     b.clean("the big page")
     b.shot("html-big.png")
-    print("big: loaded in %.1f s, %d rectangles, sorted and listed all in "
+    print("big: loaded in %.1f s, %d rectangles, sorted and listed 2,000 in "
           "%.1f s" % (took, nrect, sort_took))
 
 
@@ -354,7 +356,12 @@ def main():
     b = None
     try:
         t = time.monotonic()
-        b = Browser()
+        try:
+            b = Browser()
+        except WebDriverException as e:
+            # A loaded machine can miss chromedriver's start-up deadline.
+            print("chromium did not start (%s), again" % str(e)[:200])
+            b = Browser()
         print("chromium started in %.1f s" % (time.monotonic() - t))
         for test in (test_demo, test_hostile, test_big):
             t = time.monotonic()

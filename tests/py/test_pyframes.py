@@ -24,6 +24,9 @@ import tempfile
 import textwrap
 
 SHIM, CASE = sys.argv[1], sys.argv[2]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+import preload as sanitizer_env  # noqa: E402  (tests/preload.py)
 SKIP = 77
 
 # The program under test.  Lines that a check names carry a "# L:name"
@@ -211,8 +214,7 @@ def has_module(py, mod):
 
 
 def run(py, tmp, mode, what, options=""):
-    env = dict(os.environ)
-    env["LD_PRELOAD"] = SHIM
+    env = sanitizer_env.environ(SHIM)  # LD_PRELOAD, [sanitizer first]
     env["REFSAN_OPTIONS"] = "json_path=%s/r" % tmp + (
         ":" + options if options else "")
     env.pop("REFSAN_SPEC", None)

@@ -19,6 +19,9 @@ import sys
 import tempfile
 
 SHIM, PROFILE, SCENARIO = sys.argv[1:4]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+import preload as sanitizer_env  # noqa: E402  (tests/preload.py)
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = "/usr/bin/python3"
 PROG = os.path.join(HERE, "misuse_%s.py" % PROFILE)
@@ -93,7 +96,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="refsan-misuse-") as tmp:
         env = {k: v for k, v in os.environ.items()
                if k not in ("LD_PRELOAD", "REFSAN_OPTIONS", "REFSAN_SPEC")}
-        env["LD_PRELOAD"] = SHIM
+        sanitizer_env.apply(env, SHIM)  # LD_PRELOAD, [sanitizer first]
         env["REFSAN_OPTIONS"] = "spec=%s:json_path=%s/r" % (PROFILE, tmp)
         env["PYTHONPATH"] = HERE
         child = subprocess.Popen([PY, PROG, SCENARIO], env=env, cwd=tmp,

@@ -33,6 +33,9 @@ import tempfile
 import time
 
 SHIM, CASE = sys.argv[1:3]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+import preload as sanitizer_env  # noqa: E402  (tests/preload.py)
 HERE = os.path.dirname(os.path.abspath(__file__))
 SKIP = 77
 
@@ -207,7 +210,7 @@ def main():
     try:
         argv, stdin_path, want_status = command(c, tmp)
         env = clean_env()
-        env["LD_PRELOAD"] = SHIM
+        sanitizer_env.apply(env, SHIM)  # LD_PRELOAD, [sanitizer first]
         env["REFSAN_OPTIONS"] = "spec=%s:exitcode=0:json_path=%s/r" % (
             c["spec"], tmp)
         t0 = time.time()

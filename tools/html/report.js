@@ -46,9 +46,11 @@
 		return e;
 	}
 
+	var numFormat = new Intl.NumberFormat("en-US");
+
 	function num(n) {
 		return n === null || n === undefined ? "" :
-			Number(n).toLocaleString("en-US");
+			numFormat.format(n);
 	}
 
 	function plural(n, one, many) {
@@ -106,13 +108,18 @@
 	/* ---- groups ---- */
 
 	var groups = data.g.map(function (r, i) {
+		/* The line to look at (model_site_frame), else, when no frame
+		 * has a source file, the innermost frame. */
 		var site = r.at !== undefined ? frames[r.at] : null;
+		if (!site && stackOf(r.st) && stackOf(r.st).length)
+			site = frames[stackOf(r.st)[0]];
 		var g = {
 			i: i, r: r, kind: str(r.k), family: str(r.fa),
 			fn: str(r.fn), count: r.n,
 			rc: r.rc === undefined ? null : r.rc,
 			procs: r.np, site: site,
-			where: site ? fname(site) + " " + floc(site) : "",
+			where: site ? fname(site) + " " + (floc(site) ||
+				fmod(site)) : "",
 			status: r.sup ? "suppressed" : r.known ? "known" : ""
 		};
 		var parts = [g.kind, kindLabel(g.kind), g.family, g.fn,
@@ -185,8 +192,8 @@
 		    g.kind === "family_mismatch")
 			out.push(["Created", r.cr, t[2]]);
 		(r.aq || []).forEach(function (id, j) {
-			out.push(["Acquire no release matched, #" + (j + 1) +
-				" of " + r.aq.length, id, 0]);
+			out.push(["Acquired, no release matched (" + (j + 1) +
+				" of " + r.aq.length + ")", id, 0]);
 		});
 		return out;
 	}
@@ -290,7 +297,7 @@
 	];
 	var state = {
 		sort: null, dir: 1, text: "", kinds: {}, status: {},
-		open: {}, all: false
+		open: {}, limit: ROW_LIMIT
 	};
 	var filtersBox = document.getElementById("filters");
 	var groupsBox = document.getElementById("groups");
@@ -350,7 +357,8 @@
 			td.appendChild(langBadge(g.site));
 			td.appendChild(h("span", "fn", fname(g.site)));
 			td.appendChild(document.createTextNode(" "));
-			td.appendChild(h("span", "loc", floc(g.site)));
+			td.appendChild(h("span", "loc", floc(g.site) ||
+				fmod(g.site)));
 			td.setAttribute("title", g.where);
 		}
 		tr.appendChild(td);
@@ -385,8 +393,7 @@
 		var list = groups.filter(visible);
 		if (state.sort !== null)
 			list.sort(compare(COLS[state.sort], state.dir));
-		var n = state.all ? list.length :
-			Math.min(list.length, ROW_LIMIT);
+		var n = Math.min(list.length, state.limit);
 		var frag = document.createDocumentFragment();
 		for (var i = 0; i < n; i++) {
 			var g = list[i];
@@ -402,11 +409,14 @@
 		if (more)
 			more.parentNode.removeChild(more);
 		if (n < list.length) {
-			var b = h("button", "more", "Show all " + num(list.length) +
-				" matching groups");
+			/* Rows go in a thousand at a time: 10,000 rows at once
+			 * take seconds to lay out. */
+			var b = h("button", "more", "Show " + num(Math.min(
+				ROW_LIMIT, list.length - n)) + " more (" +
+				num(list.length - n) + " not shown)");
 			b.id = "more";
 			b.addEventListener("click", function () {
-				state.all = true;
+				state.limit += ROW_LIMIT;
 				renderRows();
 			});
 			groupsBox.appendChild(b);
@@ -858,12 +868,14 @@
 				l.appendChild(document.createTextNode(f));
 				bar.appendChild(l);
 			});
-			var l = h("span", "legend");
-			var sw = h("span", "swatch");
-			sw.style.background = mixedColor(false, 2);
-			l.appendChild(sw);
-			l.appendChild(document.createTextNode("several"));
-			bar.appendChild(l);
+			if (families.length > 1) {
+				var l = h("span", "legend");
+				var sw = h("span", "swatch");
+				sw.style.background = mixedColor(false, 2);
+				l.appendChild(sw);
+				l.appendChild(document.createTextNode("several"));
+				bar.appendChild(l);
+			}
 			bar.appendChild(h("span", "", "lighter: Python frames, " +
 				"darker: native; width: live handles"));
 			box.addEventListener("mousemove", function (e) {
