@@ -155,18 +155,24 @@ op(struct slot *s, uint64_t r, struct counts *c)
 	}
 }
 
+/*
+ * fork: no slot lock may be held, nor a slot half-updated, when thread 0
+ * forks.  Every operation holds this lock shared; the fork holds it
+ * exclusive (rather than all 4096 slot locks, which ThreadSanitizer's
+ * deadlock detector cannot follow).
+ */
+static pthread_rwlock_t fork_lock;
+
 static void
 lock_all(void)
 {
-	for (unsigned i = 0; i < POOL; i++)
-		pthread_mutex_lock(&pool[i].lock);
+	pthread_rwlock_wrlock(&fork_lock);
 }
 
 static void
 unlock_all(void)
 {
-	for (unsigned i = POOL; i-- > 0;)
-		pthread_mutex_unlock(&pool[i].lock);
+	pthread_rwlock_unlock(&fork_lock);
 }
 
 /* Release every handle of the pool but KEEP of those that pass KEEP_IF
@@ -282,9 +288,11 @@ worker(void *arg)
 				child_work(r);
 			child_pid = p;
 		}
+		pthread_rwlock_rdlock(&fork_lock);
 		pthread_mutex_lock(&s->lock);
 		op(s, x, c);
 		pthread_mutex_unlock(&s->lock);
+		pthread_rwlock_unlock(&fork_lock);
 	}
 	atomic_fetch_add(&workers_done, 1);
 	return c;
@@ -409,6 +417,15 @@ main(int argc, char **argv)
 		use_dlsym();
 	for (unsigned i = 0; i < POOL; i++)
 		pthread_mutex_init(&pool[i].lock, NULL);
+	{
+		pthread_rwlockattr_t a;
+
+		pthread_rwlockattr_init(&a);
+		/* The fork must not wait for a gap in 8 threads' reads. */
+		pthread_rwlockattr_setkind_np(
+		        &a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&fork_lock, &a);
+	}
 
 	for (unsigned i = 0; i < nthreads; i++)
 		if (pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)i))
