@@ -243,7 +243,8 @@ main(int argc, char **argv)
 		/* Whatever of the old place the filler did not take. */
 		for (span = (size_t)1 << 20; span >= 4096; span /= 2)
 			if (mmap(base, span, PROT_NONE,
-			         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			         MAP_PRIVATE | MAP_ANONYMOUS |
+			                 MAP_FIXED_NOREPLACE,
 			         -1, 0) != MAP_FAILED)
 				break;
 		load(&c, argv[3]);
@@ -263,7 +264,8 @@ main(int argc, char **argv)
 			return 91;
 		for (int i = 0; i < 16; i++)
 			same |= d[i] == cg;
-		printf("cage %p %s\n", cg, same ? "at a dog's address" : "elsewhere");
+		printf("cage %p %s\n", cg,
+		       same ? "at a dog's address" : "elsewhere");
 		if (!strcmp(mode, "reuse-mismatch"))
 			z.say_walk(cg); /* a cage is no dog */
 		if (z.close_cage(cg) != 0)

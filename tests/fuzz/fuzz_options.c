@@ -34,8 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		/* Every string value is a valid C string. */
 		if (strlen(o.spec) > size || strlen(o.log_path) > size ||
-		    strlen(o.json_path) > size ||
-		    strlen(o.suppressions) > size)
+		    strlen(o.json_path) > size || strlen(o.suppressions) > size)
 			abort();
 		if (o.report_signal > 64 || o.on_bad_spec > 1)
 			abort();

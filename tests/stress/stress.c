@@ -49,7 +49,7 @@ enum slot_kind { EMPTY, DOG, CAGE };
 struct slot {
 	pthread_mutex_t lock;
 	enum slot_kind kind;
-	int refs;      /* references the program holds on a dog */
+	int refs; /* references the program holds on a dog */
 	void *h;
 	pid_t creator; /* process that created the handle */
 };
@@ -197,7 +197,8 @@ settle(struct counts *c, unsigned keep, int (*keep_if)(const struct slot *))
 			continue;
 		}
 		while (s->kind != EMPTY)
-			op(s, (uint64_t)99 << 32, c); /* pick 99: release/close */
+			op(s, (uint64_t)99 << 32,
+			   c); /* pick 99: release/close */
 	}
 	for (unsigned i = 0; kept < keep && i < POOL; i++) {
 		if (pool[i].kind == EMPTY) {
@@ -228,9 +229,8 @@ print_model(const char *who, const struct counts *c, unsigned live)
 	       "live=%u uses=%llu ops=%llu library_live=%ld dl_rounds=%lu "
 	       "copy_rounds=%lu signals=%lu child=%d\n",
 	       who, (int)getpid(), (unsigned long long)c->created,
-	       (unsigned long long)c->acquired,
-	       (unsigned long long)c->released, live,
-	       (unsigned long long)c->uses, (unsigned long long)c->ops,
+	       (unsigned long long)c->acquired, (unsigned long long)c->released,
+	       live, (unsigned long long)c->uses, (unsigned long long)c->ops,
 	       api.live_count(), dl_rounds, copy_rounds, signals_sent,
 	       (int)child_pid);
 	fflush(stdout);
@@ -328,7 +328,8 @@ dl_thread(void *arg)
 			h = dlopen(copy_path, RTLD_NOW | RTLD_LOCAL);
 			if (!h)
 				die(dlerror());
-			cd = (struct dog * (*)(const char *)) dlsym(h, "create_dog");
+			cd = (struct dog * (*)(const char *))
+			        dlsym(h, "create_dog");
 			rel = (void (*)(void *))dlsym(h, "release");
 			walk = (int (*)(struct dog *))dlsym(h, "say_walk");
 			if (!cd || !rel || !walk)
@@ -372,7 +373,8 @@ use_dlsym(void)
 
 	if (!h)
 		die(dlerror());
-	api.create_dog = (struct dog * (*)(const char *)) dlsym(h, "create_dog");
+	api.create_dog =
+	        (struct dog * (*)(const char *)) dlsym(h, "create_dog");
 	api.add_ref = (void (*)(void *))dlsym(h, "add_ref");
 	api.release = (void (*)(void *))dlsym(h, "release");
 	api.say_walk = (int (*)(struct dog *))dlsym(h, "say_walk");
@@ -433,8 +435,8 @@ main(int argc, char **argv)
 	if (strcmp(mode, "dlopen") == 0 || strcmp(mode, "reload") == 0)
 		have_helper = !pthread_create(&helper, NULL, dl_thread, NULL);
 	else if (strcmp(mode, "signal") == 0)
-		have_helper = !pthread_create(&helper, NULL, signal_thread,
-		                              NULL);
+		have_helper =
+		        !pthread_create(&helper, NULL, signal_thread, NULL);
 	for (unsigned i = 0; i < nthreads; i++) {
 		struct counts *c;
 
