@@ -76,6 +76,7 @@ add_dir(const char *dir, char ***files, size_t *n, size_t *cap)
 struct output {
 	int fd;
 	char *path, *tmp;
+	bool direct; /* not a regular file: written in place */
 };
 
 static int
@@ -85,6 +86,21 @@ output_open(struct output *o, const char *path)
 	if (!path || strcmp(path, "-") == 0) {
 		o->fd = 1;
 		return 0;
+	}
+	/* Something that is not a regular file (/dev/null, a pipe, a
+	 * terminal) is written as it is: renaming over it would replace it. */
+	{
+		struct stat st;
+		if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+			o->fd = open(path, O_WRONLY | O_CLOEXEC);
+			if (o->fd < 0) {
+				cli_error("%s: cannot write the output: %s",
+				          path, strerror(errno));
+				return -1;
+			}
+			o->direct = true;
+			return 0;
+		}
 	}
 	o->path = xstrdup(path);
 	o->tmp = xasprintf("%s.tmp.XXXXXX", path);
@@ -105,6 +121,8 @@ output_close(struct output *o, bool ok)
 {
 	int r = 0;
 
+	if (o->direct)
+		return close(o->fd) == 0 && ok ? 0 : -1;
 	if (!o->path)
 		return 0;
 	if (close(o->fd) && ok) {
