@@ -467,7 +467,8 @@ def targets_table(ctx, res):
     rows.append(("W2 ns per acquire or release", "<= 20 ns", w2_cell,
                  verdict(1 if w2_cell.startswith(">") else med(pc),
                          med(pc) is not None and med(pc) <= 20),
-                 "bare %s" % fmt_num(per_call("bare"), " ns")))
+                 "bare %s, stack_depth=0 %s" % (fmt_num(per_call("bare"), " ns"),
+                                                 fmt_num(per_call("refsan0"), " ns"))))
     for key, label, target in (("create_at_live_cpu_ns", "W3 ns per create at 1M live", 250),
                                ("release_cpu_ns", "W3 ns per release (random, from 1M live)", 80)):
         xs = series(res, "W3", "refsan", key)
@@ -582,7 +583,11 @@ def main():
     ap.add_argument("--python", default="/usr/bin/python3")
     ap.add_argument("--json", help="write every run's raw numbers here")
     ap.add_argument("--out", help="write the Markdown tables here too")
+    ap.add_argument("--render", metavar="JSON",
+                    help="print the tables of an earlier run's --json file, run nothing")
     a = ap.parse_args()
+    if a.render:
+        return render(a.render)
 
     ctx = Ctx()
     b = os.path.abspath(a.build)
@@ -676,14 +681,7 @@ def main():
              "%.0f s in all." % (reps, "scale %g" % a.scale if a.scale != 1 else "full size",
                                  rev, elapsed),
              "Machine: %s." % machine(), ""]
-    lines += time_table(ctx, res, wls, "loop_cpu_ns",
-                        "Time of the work, CPU: bare in ms, others as a ratio to bare "
-                        "(W6: ms added per process), median (min–max)")
-    lines += time_table(ctx, res, wls, "loop_ns", "The same, wall time")
-    if "EXIT" in res:
-        lines += exit_table(ctx, res)
-    lines += rss_table(ctx, res, wls)
-    lines += targets_table(ctx, res)
+    lines += tables(ctx, res, wls)
     if failures:
         lines.append("Failed runs: %d (see stderr)." % len(failures))
     text = "\n".join(lines)
@@ -695,9 +693,39 @@ def main():
         with open(a.json, "w") as f:
             json.dump({"reps": reps, "scale": a.scale, "n": ctx.n, "live": ctx.live,
                        "k": ctx.k, "sites": ctx.sites, "per_site": ctx.per_site,
+                       "tools": ctx.tools, "python": ctx.python,
                        "machine": machine(), "refsan": rev, "results": res},
                       f, indent=1)
     return 1 if failures else 0
+
+
+def render(path):
+    with open(path) as f:
+        d = json.load(f)
+    ctx = Ctx()
+    for k in ("n", "live", "k", "sites", "per_site"):
+        setattr(ctx, k, d[k])
+    ctx.python = d.get("python", "/usr/bin/python3")
+    res = d["results"]
+    ctx.tools = d.get("tools") or [t for t in TOOLS if any(t in r for r in res.values())]
+    wls = [w for w in workloads(ctx) if w.name in res]
+    print("\n".join(["refsan benchmarks (bench/run.py): %d repetitions, %s, refsan %s." % (
+        d["reps"], "scale %g" % d["scale"] if d["scale"] != 1 else "full size", d["refsan"]),
+        "Machine: %s." % d["machine"], ""] + tables(ctx, res, wls)))
+    return 0
+
+
+def tables(ctx, res, wls):
+    lines = []
+    lines += time_table(ctx, res, wls, "loop_cpu_ns",
+                        "Time of the work, CPU: bare in ms, others as a ratio to bare "
+                        "(W6: ms added per process), median (min–max)")
+    lines += time_table(ctx, res, wls, "loop_ns", "The same, wall time")
+    if "EXIT" in res:
+        lines += exit_table(ctx, res)
+    lines += rss_table(ctx, res, wls)
+    lines += targets_table(ctx, res)
+    return lines
 
 
 if __name__ == "__main__":
