@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <string.h>
 #include "arena.h"
 #include "handle_table.h"
@@ -254,26 +255,44 @@ shard_grow(struct shard *s)
 	return true;
 }
 
-/* Backward-shift deletion keeps every probe chain unbroken. */
+/*
+ * Backward-shift deletion, for both tables (their records start with the
+ * handle, 0 meaning empty): empty slot I of the MASK+1 records of ELEM
+ * bytes at BASE, moving later records of the probe chain back so that no
+ * chain is broken.
+ */
 static void
-slot_delete(struct shard *s, struct handle_entry *e)
+backshift_delete(char *base, size_t elem, size_t mask, size_t i)
 {
-	size_t i = (size_t)(e - s->slots), j = i;
+	size_t j = i;
 
 	for (;;) {
+		uintptr_t h;
 		size_t home;
-		j = (j + 1) & s->mask;
-		if (s->slots[j].handle == 0)
+		j = (j + 1) & mask;
+		memcpy(&h, base + j * elem, sizeof(h));
+		if (h == 0)
 			break;
-		home = mix(s->slots[j].handle) & s->mask;
+		home = mix(h) & mask;
 		/* Move j into i if its home is not in the cyclic (i, j]. */
 		if ((j > i && (home <= i || home > j)) ||
 		    (j < i && (home <= i && home > j))) {
-			s->slots[i] = s->slots[j];
+			memcpy(base + i * elem, base + j * elem, elem);
 			i = j;
 		}
 	}
-	memset(&s->slots[i], 0, sizeof(s->slots[i]));
+	memset(base + i * elem, 0, elem);
+}
+
+_Static_assert(offsetof(struct handle_entry, handle) == 0 &&
+		       offsetof(struct quarantine_entry, handle) == 0,
+	       "both tables' records start with the handle");
+
+static void
+slot_delete(struct shard *s, struct handle_entry *e)
+{
+	backshift_delete((char *)s->slots, sizeof(*e), s->mask,
+			 (size_t)(e - s->slots));
 	s->count--;
 }
 
@@ -375,21 +394,8 @@ q_find(struct shard *s, uintptr_t h, uint64_t hash)
 static void
 q_delete(struct shard *s, struct quarantine_entry *q)
 {
-	size_t i = (size_t)(q - s->q), j = i;
-
-	for (;;) {
-		size_t home;
-		j = (j + 1) & s->qmask;
-		if (s->q[j].handle == 0)
-			break;
-		home = mix(s->q[j].handle) & s->qmask;
-		if ((j > i && (home <= i || home > j)) ||
-		    (j < i && (home <= i && home > j))) {
-			s->q[i] = s->q[j];
-			i = j;
-		}
-	}
-	memset(&s->q[i], 0, sizeof(s->q[i]));
+	backshift_delete((char *)s->q, sizeof(*q), s->qmask,
+			 (size_t)(q - s->q));
 	s->qcount--;
 }
 

@@ -16,12 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "text_file.h"
 #include "spec.h"
 
 /* Longest token text quoted back in a message. */
 #define QUOTE_MAX 60
 /* Longest line of a spec file. */
-#define SPEC_LINE_MAX (1 << 20)
+#define SPEC_LINE_MAX TEXT_LINE_MAX
 
 struct tok {
 	const char *p;
@@ -627,45 +628,6 @@ file_known(const struct spec *s, const char *name)
 	return false;
 }
 
-/*
- * One line of F into *BUF (grown as needed, NUL-terminated, newline
- * kept), like getline, but a line longer than SPEC_LINE_MAX bytes ends
- * the reading (-2) rather than growing the buffer without end: the file
- * named may by mistake be /dev/zero or a binary without a newline.
- * Returns the length, -1 at the end of the file or on a read error
- * (ferror tells), -3 when out of memory.
- */
-static ssize_t
-read_line(FILE *f, char **buf, size_t *cap)
-{
-	size_t n = 0;
-	int c = EOF;
-
-	while ((c = getc_unlocked(f)) != EOF) {
-		if (n + 2 > *cap) {
-			size_t ncap = *cap ? *cap * 2 : 256;
-			char *p;
-
-			if (ncap > SPEC_LINE_MAX + 2)
-				ncap = SPEC_LINE_MAX + 2;
-			if (n + 2 > ncap)
-				return -2;
-			p = realloc(*buf, ncap);
-			if (!p)
-				return -3;
-			*buf = p;
-			*cap = ncap;
-		}
-		(*buf)[n++] = (char)c;
-		if (c == '\n')
-			break;
-	}
-	if (!n)
-		return -1;
-	(*buf)[n] = '\0';
-	return (ssize_t)n;
-}
-
 static int
 read_error(struct spec *s, const char *path, int e, struct spec_err *err)
 {
@@ -722,7 +684,7 @@ load_file(struct spec *s, const char *path, const char *name,
 	s->cur_line = 0;
 	s->cur_lib = -1; /* each file opens its own library sections */
 	errno = 0;
-	while ((len = read_line(f, &buf, &cap)) >= 0) {
+	while ((len = text_read_line(f, &buf, &cap)) >= 0) {
 		char *line = buf;
 		size_t n = (size_t)len;
 

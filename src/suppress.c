@@ -14,11 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text_file.h"
 #include "suppress.h"
 
 #define QUOTE_MAX 60
 /* Longest line of a suppressions file. */
-#define SUPP_LINE_MAX (1 << 20)
+#define SUPP_LINE_MAX TEXT_LINE_MAX
 
 static const char *const kinds[] = {
 	"leak",
@@ -139,45 +140,6 @@ suppress_parse_line(struct suppress *s, const char *line, unsigned lineno,
 	return 0;
 }
 
-/*
- * One line of F into *BUF (grown as needed, NUL-terminated, newline
- * kept), like getline, but a line longer than SUPP_LINE_MAX bytes ends
- * the reading (-2) rather than growing the buffer without end: the file
- * named may by mistake be /dev/zero or a binary without a newline.
- * Returns the length, -1 at the end of the file or on a read error
- * (ferror tells), -3 when out of memory.
- */
-static ssize_t
-read_line(FILE *f, char **buf, size_t *cap)
-{
-	size_t n = 0;
-	int c = EOF;
-
-	while ((c = getc_unlocked(f)) != EOF) {
-		if (n + 2 > *cap) {
-			size_t ncap = *cap ? *cap * 2 : 256;
-			char *p;
-
-			if (ncap > SUPP_LINE_MAX + 2)
-				ncap = SUPP_LINE_MAX + 2;
-			if (n + 2 > ncap)
-				return -2;
-			p = realloc(*buf, ncap);
-			if (!p)
-				return -3;
-			*buf = p;
-			*cap = ncap;
-		}
-		(*buf)[n++] = (char)c;
-		if (c == '\n')
-			break;
-	}
-	if (!n)
-		return -1;
-	(*buf)[n] = '\0';
-	return (ssize_t)n;
-}
-
 int
 suppress_load_file(struct suppress *s, const char *path,
                    struct suppress_err *err)
@@ -202,7 +164,7 @@ suppress_load_file(struct suppress *s, const char *path,
 		goto read_error;
 	}
 	errno = 0;
-	while ((len = read_line(f, &buf, &cap)) >= 0) {
+	while ((len = text_read_line(f, &buf, &cap)) >= 0) {
 		lineno++;
 		if (strlen(buf) != (size_t)len) {
 			rc = fail(

@@ -48,9 +48,9 @@ cflags="-g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-reco
 status=0
 for t in $targets; do
 	case $t in
-	spec) srcs="$here/fuzz_spec.c $src/src/spec.c" ;;
+	spec) srcs="$here/fuzz_spec.c $src/src/spec.c $src/src/text_file.c" ;;
 	options) srcs="$here/fuzz_options.c" ;;
-	suppress) srcs="$here/fuzz_suppress.c $src/src/suppress.c" ;;
+	suppress) srcs="$here/fuzz_suppress.c $src/src/suppress.c $src/src/text_file.c" ;;
 	json_read)
 		if [ ! -f "$src/tools/json_read.c" ]; then
 			echo "run-fuzz: json_read: tools/json_read.c not there yet; skipped"
