@@ -79,6 +79,12 @@ engine_reset(void)
 	handle_table_reset();
 	arena_unmap(eng.errors, MAX_ERRORS * sizeof(*eng.errors));
 	memset(&eng, 0, sizeof(eng));
+	/* This thread's sequence block and live batch belong to the old
+	 * table: a fresh one numbers from the start (the unit tests run
+	 * in one process when CK_FORK=no). */
+	seq_next = seq_end = 0;
+	seq_gen_seen = 0;
+	live_delta = 0;
 }
 
 uint32_t

@@ -67,7 +67,8 @@ add_dir(const char *dir, char ***files, size_t *n, size_t *cap)
 		                             de->d_name);
 	}
 	closedir(d);
-	qsort(*files + first, *n - first, sizeof(**files), cmp_str);
+	if (*n - first > 1)
+		qsort(*files + first, *n - first, sizeof(**files), cmp_str);
 	return 0;
 }
 

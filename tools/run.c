@@ -298,7 +298,8 @@ list_reports(const char *dir, const char *prefix, char **old, size_t nold,
 		(*n)++;
 	}
 	closedir(d);
-	qsort(v, *n, sizeof(*v), cmp_found);
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), cmp_found);
 	return v;
 }
 
