@@ -111,19 +111,11 @@ load_options(void)
 	char msg[sizeof(err.msg) + 64];
 
 	options_defaults(&refsan_opts);
-	if (spec_env && *spec_env) {
-		char *tmp = malloc(strlen(spec_env) + 8);
-		if (tmp) {
-			strcpy(tmp, "spec=");
-			strcat(tmp, spec_env);
-			if (options_parse(&refsan_opts, tmp, &err) != 0) {
-				snprintf(msg, sizeof(msg),
-					 "refsan: error: REFSAN_SPEC: %s\n",
-					 err.msg);
-				fatal_config(msg);
-			}
-			free(tmp);
-		}
+	if (spec_env && *spec_env &&
+	    options_set(&refsan_opts, "spec", spec_env, &err) != 0) {
+		snprintf(msg, sizeof(msg), "refsan: error: REFSAN_SPEC: %s\n",
+			 err.msg);
+		fatal_config(msg);
 	}
 	if (env && options_parse(&refsan_opts, env, &err) != 0) {
 		snprintf(msg, sizeof(msg), "refsan: error: REFSAN_OPTIONS: %s\n",

@@ -451,6 +451,27 @@ options_parse(struct refsan_options *o, const char *str,
 	return 0;
 }
 
+int
+options_set(struct refsan_options *o, const char *key, const char *value,
+            struct options_err *err)
+{
+	struct str_copy *mark = str_copies;
+	size_t i;
+	int r;
+
+	for (i = 0; i < N_OPTS; i++) {
+		if (strcmp(opt_descs[i].name, key) == 0) {
+			r = opt_descs[i].parse(&opt_descs[i], value,
+			                       (char *)o + opt_descs[i].off, err);
+			if (r)
+				drop_copies(mark);
+			return r;
+		}
+	}
+	unknown_key(key, strlen(key), err);
+	return -EINVAL;
+}
+
 /* write(2) all of BUF, through EINTR and short writes. */
 static void
 write_all(int fd, const char *buf, size_t len)

@@ -42,6 +42,14 @@ void options_defaults(struct refsan_options *o);
 int options_parse(struct refsan_options *o, const char *str,
 		  struct options_err *err);
 
+/*
+ * Set one option from its raw VALUE, taken whole: no quoting and no ':'
+ * splitting (REFSAN_SPEC=/path/with:colon.spec).  Same errors as
+ * options_parse.
+ */
+int options_set(struct refsan_options *o, const char *key, const char *value,
+		struct options_err *err);
+
 /* Write every option with its default and meaning to FD (help=1). */
 void options_print_help(int fd);
 

@@ -232,6 +232,25 @@ START_TEST(test_over_earlier_values)
 }
 END_TEST
 
+START_TEST(test_set_takes_value_whole)
+{
+	struct options_err err;
+	struct refsan_options before;
+
+	ck_assert_int_eq(options_set(&o, "spec", "/tmp/a:b/x.spec,'q'", &err),
+			 0);
+	ck_assert_str_eq(o.spec, "/tmp/a:b/x.spec,'q'");
+	ck_assert_int_eq(options_set(&o, "stack_depth", "7", &err), 0);
+	ck_assert_uint_eq(o.stack_depth, 7);
+	before = o;
+	ck_assert_int_eq(options_set(&o, "stack_depth", "x", &err), -EINVAL);
+	ck_assert(strstr(err.msg, "stack_depth") != NULL);
+	ck_assert_int_eq(options_set(&o, "spce", "a", &err), -EINVAL);
+	ck_assert(strstr(err.msg, "unknown option 'spce'") != NULL);
+	ck_assert(memcmp(&o, &before, sizeof(o)) == 0);
+}
+END_TEST
+
 /* What FN writes to a file descriptor, as a malloc'd string. */
 static char *
 capture(void (*fn)(int fd))
@@ -364,6 +383,7 @@ UNIT_SUITE(options_suite)
 	tcase_add_loop_test(tc, test_good, 0, N_ELEMS(good));
 	tcase_add_test(tc, test_empty_and_null);
 	tcase_add_test(tc, test_over_earlier_values);
+	tcase_add_test(tc, test_set_takes_value_whole);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");

@@ -326,6 +326,19 @@ def spec_typo(tmp):
     check(p.returncode == 0, "still runs", p)
 
 
+def spec_env_colon(tmp):
+    """REFSAN_SPEC is one spec= value taken whole: a path may hold ':'."""
+    d = os.path.join(tmp, "a:b")
+    os.mkdir(d)
+    spec = os.path.join(d, "zoo.spec")
+    with open(SPEC) as f, open(spec, "w") as g:
+        g.write(f.read())
+    p = run([os.path.join(BUILD, "zoo_direct"), "leak"], spec=None, tmp=tmp,
+            env_extra={"REFSAN_SPEC": spec})
+    check(p.returncode == 23, "exit status 23 for the leak", p)
+    check("leaked handle" in p.stderr, "the leak is reported", p)
+
+
 def untouched(tmp):
     p = run(["/bin/echo", "hello"], tmp=tmp)
     check(p.returncode == 0 and p.stdout == "hello\n" and p.stderr == "",
@@ -355,6 +368,8 @@ def main():
             rtld_next(tmp)
         elif CASE == "spec-typo":
             spec_typo(tmp)
+        elif CASE == "spec-env-colon":
+            spec_env_colon(tmp)
         elif CASE == "untouched-process":
             untouched(tmp)
         else:
