@@ -32,6 +32,8 @@
 #include "unwind.h"
 
 #define DEPOT_BYTES ((size_t)1 << 30)
+/* Exit status of a clean run that could not be checked (as a bad spec). */
+#define EXIT_UNTRACKED 2
 
 volatile int refsan_state = INIT_UNINIT;
 struct spec refsan_spec;
@@ -223,6 +225,9 @@ atfork_child(void)
  * until a spec'd library appears or the C API is first called: a process
  * that never loads the target is left alone.
  */
+/* Activation failed: nothing is checked, so a clean exit must not pass. */
+static _Atomic bool untracked_by_failure;
+
 bool
 init_activate(void)
 {
@@ -245,7 +250,8 @@ init_activate(void)
 	activating = 1;
 	if (depot_init(DEPOT_BYTES) != 0 ||
 	    engine_init(refsan_opts.quarantine, refsan_opts.history) != 0) {
-		safe_puts(2, "refsan: error: cannot map memory for the handle table; running untracked\n");
+		safe_puts(2, "refsan: error: cannot map memory for the handle table (1 GiB of address space is reserved: is `ulimit -v` set?); the program runs untracked and exits with status 2\n");
+		atomic_store(&untracked_by_failure, true);
 		atomic_store(&state, 3);
 		activating = 0;
 		return false;
@@ -326,6 +332,8 @@ init_final_report(int status)
 	if (refsan_state != INIT_READY || getpid() != refsan_pid)
 		return status;
 	refsan_state = INIT_DONE;
+	if (atomic_load(&untracked_by_failure))
+		return status == 0 ? EXIT_UNTRACKED : status;
 	if (!atomic_load(&refsan_active)) {
 		if (refsan_opts.verbosity >= 1)
 			safe_puts(2, "refsan: no spec'd library was loaded and no handle was tracked\n");
