@@ -16,8 +16,8 @@ arena_fail_next(int n)
 	atomic_store(&fail_next, n);
 }
 
-void *
-arena_map(size_t size)
+static void *
+map(size_t size, int extra)
 {
 	int f = atomic_load(&fail_next);
 	void *p;
@@ -28,8 +28,36 @@ arena_map(size_t size)
 		return NULL;
 	}
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | extra, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
+}
+
+void *
+arena_map(size_t size)
+{
+	return map(size, 0);
+}
+
+void *
+arena_map_populate(size_t size)
+{
+	return map(size, MAP_POPULATE);
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+void
+arena_populate(void *p, size_t size)
+{
+	static atomic_int unsupported;
+
+	if (!p || !size || atomic_load_explicit(&unsupported,
+						memory_order_relaxed))
+		return;
+	if (madvise(p, size, MADV_POPULATE_WRITE) != 0)
+		atomic_store_explicit(&unsupported, 1, memory_order_relaxed);
 }
 
 void

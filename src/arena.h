@@ -10,7 +10,15 @@
 
 /* SIZE bytes of zeroed, private, lazily committed memory, or NULL. */
 void *arena_map(size_t size);
+/* The same, with every page committed now by one system call: for memory
+ * about to be written whole (a table being rehashed), where touching it
+ * page by page would take one fault per page. */
+void *arena_map_populate(size_t size);
+/* Commit the pages of [P, P + SIZE) now (MADV_POPULATE_WRITE), in one
+ * system call rather than a fault each; a no-op where unsupported. */
+void arena_populate(void *p, size_t size);
 void arena_unmap(void *p, size_t size);
+
 /* Give the pages back to the system; they read as zero again. */
 void arena_discard(void *p, size_t size);
 

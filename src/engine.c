@@ -10,7 +10,8 @@
  *
  * Calls the library makes to its own functions (c->internal) never create
  * a handle and never raise an error; they only move the count of a handle
- * that is already live.
+ * that is already live.  An idempotent release (c->idempotent) of a handle
+ * that is not live is the library's no-op: no error, forwarded.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -214,6 +215,7 @@ engine_create(uintptr_t handle, struct engine_call *c)
 					     &info);
 		return;
 	}
+	handle_table_prefetch(handle); /* the miss overlaps the capture */
 	seq = next_seq();
 	st = handle_table_create(handle, c->family, (uint32_t)seq,
 				 engine_stack(c), &info);
@@ -238,6 +240,7 @@ engine_acquire(uintptr_t handle, struct engine_call *c)
 
 	if (!handle)
 		return;
+	handle_table_prefetch(handle);
 	st = handle_table_acquire(
 		handle, engine_stack(c) | (c->internal ? HT_EV_INTERNAL : 0),
 		&info);
@@ -260,6 +263,7 @@ engine_release_begin(uintptr_t handle, struct engine_call *c,
 	memset(r, 0, sizeof(*r));
 	if (!handle)
 		return true;
+	handle_table_prefetch(handle);
 	st = handle_table_release_begin(
 		handle, engine_stack(c) | (c->internal ? HT_EV_INTERNAL : 0),
 		&info, &hr);
@@ -273,7 +277,7 @@ engine_release_begin(uintptr_t handle, struct engine_call *c,
 			check_family(&info, c);
 		return true;
 	}
-	if (c->internal)
+	if (c->internal || c->idempotent)
 		return true;
 	dead_handle(EE_DOUBLE_RELEASE, st, &info, c);
 	if (st == HT_DEAD)
@@ -289,6 +293,7 @@ engine_release(uintptr_t handle, struct engine_call *c)
 
 	if (!handle)
 		return true;
+	handle_table_prefetch(handle);
 	st = handle_table_release(
 		handle, engine_stack(c) | (c->internal ? HT_EV_INTERNAL : 0),
 		&info);
@@ -299,7 +304,7 @@ engine_release(uintptr_t handle, struct engine_call *c)
 			check_family(&info, c);
 		return true;
 	}
-	if (c->internal)
+	if (c->internal || c->idempotent)
 		return true;
 	dead_handle(EE_DOUBLE_RELEASE, st, &info, c);
 	if (st == HT_DEAD)

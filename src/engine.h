@@ -26,6 +26,9 @@ struct engine_call {
 	unsigned family;       /* create: family id (0 none) */
 	uint64_t accept;       /* other roles: accepted families, 0 = any */
 	bool internal;         /* called from inside the library itself */
+	bool idempotent;       /* release: a handle that is not live is the
+				  library's no-op (spec flag `idempotent`):
+				  no error, and the call is forwarded */
 	/* Captures the caller's stack and returns its depot id; the engine
 	 * calls it at most once per call, and only when it needs a stack. */
 	uint32_t (*capture)(struct engine_call *c);

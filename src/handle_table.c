@@ -3,16 +3,41 @@
  *
  * 64 shards, chosen by a hash of the handle; each has its own spin lock,
  * held for a few instructions and never while the library runs, so threads
- * working on different handles rarely meet.  A shard is an open-addressing
- * table with linear probing and backward-shift deletion (no tombstones),
- * 24 bytes a slot, grown by doubling at 3/4 load: growth maps a new table
- * and unmaps the old one, the only system calls here, O(log n) times in a
- * process's life.  Acquire and release history lives beside the table in
- * fixed-size records that only handles with acquires or partial releases
- * ever get, so a plain create/release handle costs one slot.
+ * working on different handles rarely meet.
  *
- * The quarantine is a second open-addressing table per shard, fixed in
- * size, with a ring that evicts the oldest entry when full.
+ * Live handles: 20-byte records, kept dense in a segmented array (segment
+ * K holds 256 << K records, mapped when first needed and never moved, so
+ * only the records in use are ever touched; freed records are reused from
+ * a free list), found through an index of 4-byte slots: open addressing
+ * with linear probing and backward-shift deletion (no tombstones), grown
+ * by doubling at 3/4 load.  A slot holds the record's 1-based number, a
+ * tag (more bits of the hash; the two share 24 bits) and its distance
+ * from its home slot (8 bits, 255 = "255 or more"): the distance and tag
+ * say which slots can hold a given key, so a lookup reads a record only
+ * for a slot of the right home and tag, and a deletion shifts slots back
+ * without reading any record.  Memory per live handle: 20 bytes of
+ * record plus 4 bytes / load of index (load 3/8 to 3/4): 25 to 31 bytes.
+ * Growth maps a new index (populated in one system call: it is written
+ * whole) and rehashes the records in order; the old index gives its pages
+ * back but stays mapped (handle_table_prefetch reads without the lock).
+ * These and the segment maps are the only mappings, O(log n) of them in
+ * a process's life.  Record and ring pages, written in order, are
+ * faulted in as they are first written (POPULATE_STEP can commit them
+ * in steps instead).
+ * Worst case: an index of 2^24 slots per shard, so about 12.5 million
+ * live handles per shard (8 * 10^8 in all);
+ * past that a create is dropped and counted.  Acquire and release history
+ * lives beside the table in fixed-size records that only handles with
+ * acquires or partial releases ever get (the record's creation stack moves
+ * into it), so a plain create/release handle costs one record.
+ *
+ * The quarantine is a ring of 24-byte records per shard (oldest evicted
+ * when full), mapped on first use and written in order, with its own
+ * index of 4-byte slots (as above), grown with use up to twice the ring.
+ * A record whose address comes back to life leaves the index, and leaves
+ * the ring too when it is the newest: a program that frees and mallocs the
+ * same address over and over keeps one ring record, not a ring's worth.
+ * Nothing is mapped until a shard is first used.
  */
 #include <errno.h>
 #include <sched.h>
@@ -23,41 +48,68 @@
 #include "handle_table.h"
 
 #define NSHARDS 64
-#define INITIAL_SLOTS 64
+#define INITIAL_SLOTS 1024      /* one page of index */
+#define QINITIAL_SLOTS 1024
 #define HISTORY_CHUNK (64 * 1024)
 #define HIST_MAX_CHUNKS 4096
 
+/*
+ * Index slots: distance from home:8 | tag:24-R | 1-based record number:R;
+ * 0 is empty.  R is the log2 of the live index's size (records are fewer
+ * than slots), or fits the ring; the tag is more bits of the hash, so a
+ * slot of the right home and the wrong key is read past without reading
+ * its record (at 10^6 handles, R is 15: one slot in 512 is read for
+ * nothing).
+ */
+#define REF_BITS 24
+#define LOW24 0x00ffffffu
+#define MAX_REFS LOW24
+#define MAX_SLOTS ((size_t)1 << REF_BITS)
+#define DIST_SAT 255u
+#define NONE ((size_t)-1)
+
+/* Record segments: segment K holds SEG_BASE << K records. */
+#define SEG_BASE_LOG 8
+#define SEG_BASE (1u << SEG_BASE_LOG)
+#define NSEGS 17 /* SEG_BASE * (2^17 - 1) > MAX_REFS */
+#define MAX_RING (1u << 23)
+/* Records and ring records are written in order: with -DPOPULATE_STEP=N
+ * their pages are committed N bytes at a time (one madvise for N/4096
+ * faults).  Off by default: the hot path makes no system call, and the
+ * gain did not stand out of the noise (docs/benchmarks.md). */
+#ifndef POPULATE_STEP
+#define POPULATE_STEP 0
+#endif
+
 struct handle_entry {
-	uintptr_t handle;       /* 0: empty slot */
-	uint32_t seq;
-	uint32_t created_stack;
-	uint32_t info;          /* refcount:23 | pending:1 | family:8 */
-	uint32_t history;       /* 1-based index of its history record */
-};
-_Static_assert(sizeof(struct handle_entry) == 24, "24-byte handle records");
+	uintptr_t handle;       /* 0: a free record */
+	uint32_t seq;           /* a free record: the next free one */
+	uint32_t stack;         /* creation stack, or with HAS_HIST the
+				 * 1-based history record (which holds it) */
+	uint32_t info;          /* refcount:23 | pending:1 | family:7 | has_hist:1 */
+} __attribute__((packed, aligned(4)));
+_Static_assert(sizeof(struct handle_entry) == 20, "20-byte handle records");
 
 #define RC_MASK 0x007fffffu
 #define PENDING 0x00800000u
 #define FAMILY_SHIFT 24
+#define FAMILY_MASK 0x7fu
+#define HAS_HIST 0x80000000u
+#define ENTRY_FAMILY(e) (((e)->info >> FAMILY_SHIFT) & FAMILY_MASK)
 
 struct quarantine_entry {
-	uintptr_t handle;       /* 0: empty slot */
+	uintptr_t handle;       /* 0: gone (the address was reused) */
 	uint32_t seq;
 	uint32_t created_stack;
 	uint32_t release_stack;
 	uint32_t family;
-	uint32_t qseq;          /* which ring entry owns it */
-	uint32_t pad;
 };
+_Static_assert(sizeof(struct quarantine_entry) == 24, "24-byte ring records");
 
-struct ring_entry {
-	uintptr_t handle;
-	uint32_t qseq;
-};
-
-/* History: last acquire, last release, and a ring of events. */
+/* History: creation stack, last acquire, last release, a ring of events. */
 struct history_rec {
 	uint32_t next_free;     /* free-list link, 1-based; 0 = end */
+	uint32_t created_stack;
 	uint32_t last_acquire;
 	uint32_t last_release;
 	uint32_t nevents;       /* total ever pushed */
@@ -66,15 +118,24 @@ struct history_rec {
 
 struct shard {
 	atomic_flag lock;
-	struct handle_entry *slots;
-	size_t mask;            /* slots - 1 */
+	uint32_t rec_used;      /* records handed out from segments */
+	uint32_t rec_free;      /* free list head, 1-based; 0 = empty */
+	uint32_t rec_pop;       /* records up to this one are committed */
+	uint32_t *idx;          /* live index, NULL until first used */
+	uint32_t *retired[REF_BITS]; /* earlier indexes (see shard_grow) */
+	size_t retired_bytes[REF_BITS];
+	unsigned nretired;
+	unsigned rbits, qrbits; /* R of the live and quarantine indexes */
+	size_t mask;            /* index slots - 1 */
 	size_t count;
-	struct quarantine_entry *q;
-	size_t qmask;           /* quarantine table size - 1; grows */
+	struct handle_entry *seg[NSEGS];
+	/* quarantine */
+	struct quarantine_entry *ring;
+	size_t ring_len, ring_head, ring_count; /* ring_len: a power of two */
+	size_t ring_pop;        /* bytes of the ring committed */
+	uint32_t *qidx;
+	size_t qmask;           /* quarantine index slots - 1; grows */
 	size_t qcount;
-	struct ring_entry *ring;
-	size_t ring_len, ring_head, ring_count;
-	uint32_t qseq;
 	/* history records: chunks of records, 1-based global index */
 	char **hist_chunks;     /* HIST_MAX_CHUNKS, mapped on first use */
 	size_t hist_nchunks;
@@ -155,8 +216,6 @@ pow2_at_least(size_t n)
 int
 handle_table_init(size_t quarantine, unsigned history)
 {
-	size_t i;
-
 	if (table.shards)
 		return 0;
 	if (history > HT_MAX_HISTORY)
@@ -167,29 +226,20 @@ handle_table_init(size_t quarantine, unsigned history)
 	table.quarantine_per_shard =
 		quarantine ? pow2_at_least((quarantine + NSHARDS - 1) / NSHARDS)
 			   : 0;
+	if (table.quarantine_per_shard > MAX_RING)
+		table.quarantine_per_shard = MAX_RING;
+	/* Zeroed memory is a cleared lock and an empty shard: every map
+	 * waits for the shard's first use. */
 	table.shards = arena_map(NSHARDS * sizeof(struct shard));
 	if (!table.shards)
 		return -ENOMEM;
-	for (i = 0; i < NSHARDS; i++) {
-		struct shard *s = &table.shards[i];
-		atomic_flag_clear(&s->lock);
-		s->slots = arena_map(INITIAL_SLOTS * sizeof(*s->slots));
-		s->mask = INITIAL_SLOTS - 1;
-		if (!s->slots)
-			goto fail;
-		if (table.quarantine_per_shard) {
-			s->ring_len = table.quarantine_per_shard;
-			s->qmask = (s->ring_len < 64 ? s->ring_len * 2 : 64) - 1;
-			s->q = arena_map((s->qmask + 1) * sizeof(*s->q));
-			s->ring = arena_map(s->ring_len * sizeof(*s->ring));
-			if (!s->q || !s->ring)
-				goto fail;
-		}
-	}
 	return 0;
-fail:
-	handle_table_reset();
-	return -ENOMEM;
+}
+
+static size_t
+seg_size(unsigned k)
+{
+	return ((size_t)SEG_BASE << k) * sizeof(struct handle_entry);
 }
 
 void
@@ -201,107 +251,315 @@ handle_table_reset(void)
 		return;
 	for (i = 0; i < NSHARDS; i++) {
 		struct shard *s = &table.shards[i];
-		arena_unmap(s->slots, (s->mask + 1) * sizeof(*s->slots));
-		if (s->q)
-			arena_unmap(s->q, (s->qmask + 1) * sizeof(*s->q));
-		arena_unmap(s->ring, s->ring_len * sizeof(*s->ring));
+		if (s->idx)
+			arena_unmap(s->idx, (s->mask + 1) * sizeof(uint32_t));
+		for (c = 0; c < s->nretired; c++)
+			arena_unmap(s->retired[c], s->retired_bytes[c]);
+		for (c = 0; c < NSEGS; c++)
+			if (s->seg[c])
+				arena_unmap(s->seg[c], seg_size((unsigned)c));
+		if (s->qidx)
+			arena_unmap(s->qidx, (s->qmask + 1) * sizeof(uint32_t));
+		if (s->ring)
+			arena_unmap(s->ring, table.quarantine_per_shard *
+						     sizeof(*s->ring));
 		for (c = 0; c < s->hist_nchunks; c++)
 			arena_unmap(s->hist_chunks[c], HISTORY_CHUNK);
-		arena_unmap(s->hist_chunks, HIST_MAX_CHUNKS * sizeof(char *));
+		if (s->hist_chunks)
+			arena_unmap(s->hist_chunks,
+				    HIST_MAX_CHUNKS * sizeof(char *));
 	}
 	arena_unmap(table.shards, NSHARDS * sizeof(struct shard));
 	memset(&table, 0, sizeof(table));
 }
 
-/* ---- live slots ---- */
+/* ---- records ---- */
 
-static struct handle_entry *
-slot_find(struct shard *s, uintptr_t h, uint64_t hash)
+static inline struct handle_entry *
+rec_at(struct shard *s, uint32_t ref)
 {
-	size_t i = hash & s->mask;
+	uint32_t j = ref - 1 + SEG_BASE;
+	unsigned k = 31 - (unsigned)__builtin_clz(j) - SEG_BASE_LOG;
+	return &s->seg[k][j - (SEG_BASE << k)];
+}
 
-	for (;;) {
-		struct handle_entry *e = &s->slots[i];
-		if (e->handle == h)
-			return e;
-		if (e->handle == 0)
-			return NULL;
-		i = (i + 1) & s->mask;
+/* A record for a new handle: 1-based number, or 0 (no memory). */
+static uint32_t
+rec_alloc(struct shard *s)
+{
+	uint32_t ref, j;
+	unsigned k;
+
+	if (s->rec_free) {
+		ref = s->rec_free;
+		s->rec_free = rec_at(s, ref)->seq;
+		return ref;
+	}
+	if (s->rec_used >= MAX_REFS)
+		return 0;
+	ref = s->rec_used + 1;
+	j = ref - 1 + SEG_BASE;
+	k = 31 - (unsigned)__builtin_clz(j) - SEG_BASE_LOG;
+	if (!s->seg[k]) {
+		struct handle_entry *seg = arena_map(seg_size(k));
+		if (!seg)
+			return 0;
+		__atomic_store_n(&s->seg[k], seg, __ATOMIC_RELAXED);
+	}
+	if (POPULATE_STEP && ref > s->rec_pop) {
+		/* Commit the next step of this segment, from the page that
+		 * holds the record. */
+		uint32_t first = (SEG_BASE << k) - SEG_BASE + 1;
+		size_t from = ((size_t)(ref - first) *
+			       sizeof(struct handle_entry)) & ~(size_t)4095;
+		size_t to = from + POPULATE_STEP;
+		if (to > seg_size(k))
+			to = seg_size(k);
+		arena_populate((char *)s->seg[k] + from, to - from);
+		s->rec_pop = first - 1 +
+			     (uint32_t)(to / sizeof(struct handle_entry));
+	}
+	s->rec_used = ref;
+	return ref;
+}
+
+static inline void
+rec_release(struct shard *s, uint32_t ref)
+{
+	struct handle_entry *e = rec_at(s, ref);
+
+	e->handle = 0;
+	e->seq = s->rec_free;
+	s->rec_free = ref;
+}
+
+/* ---- the two indexes ---- */
+
+/* The key of record REF of the live table (Q false) or the ring (Q true). */
+static inline uintptr_t
+key_of(struct shard *s, bool q, uint32_t ref)
+{
+	return q ? s->ring[ref - 1].handle : rec_at(s, ref)->handle;
+}
+
+/* Slots are read unlocked by handle_table_prefetch: stored whole (a
+ * plain mov, but race-free for the sanitizers). */
+#define SLOT_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+/* A slot's distance from home, and its tag and record number. */
+static inline uint32_t
+slot_make(size_t dist, uint32_t low)
+{
+	return (uint32_t)(dist < DIST_SAT ? dist : DIST_SAT) << REF_BITS | low;
+}
+
+static inline uint32_t
+tag_of(uint64_t hash, unsigned rbits)
+{
+	return rbits >= REF_BITS ? 0
+				 : ((uint32_t)(hash >> 32) << rbits) & LOW24;
+}
+
+/* Slot of H in the live index (Q false) or the quarantine's, or NONE. */
+static inline size_t
+idx_find(struct shard *s, bool q, uintptr_t h, uint64_t hash)
+{
+	uint32_t *base = q ? s->qidx : s->idx;
+	size_t mask = q ? s->qmask : s->mask, i, dist = 0;
+	unsigned rbits = q ? s->qrbits : s->rbits;
+	uint32_t refmask = (1u << rbits) - 1, tag = tag_of(hash, rbits);
+
+	if (!base)
+		return NONE;
+	for (i = hash & mask;; i = (i + 1) & mask, dist++) {
+		uint32_t v = base[i], d;
+		if (!v)
+			return NONE;
+		d = v >> REF_BITS;
+		if ((d == dist || (d == DIST_SAT && dist >= DIST_SAT)) &&
+		    (v & LOW24 & ~refmask) == tag &&
+		    key_of(s, q, v & refmask) == h)
+			return i;
 	}
 }
 
-static struct handle_entry *
-slot_insert_at(struct handle_entry *slots, size_t mask, uintptr_t h,
-	       uint64_t hash)
+/* The slot that names record REF (whose key hashes to HASH), or NONE. */
+static size_t
+idx_find_ref(const uint32_t *base, size_t mask, unsigned rbits, uint64_t hash,
+	     uint32_t ref)
 {
-	size_t i = hash & mask;
+	size_t i;
 
-	while (slots[i].handle != 0)
+	for (i = hash & mask; base[i]; i = (i + 1) & mask)
+		if ((base[i] & ((1u << rbits) - 1)) == ref)
+			return i;
+	return NONE;
+}
+
+static inline void
+idx_insert(uint32_t *base, size_t mask, unsigned rbits, uint64_t hash,
+	   uint32_t ref)
+{
+	size_t i = hash & mask, dist = 0;
+
+	while (base[i]) {
 		i = (i + 1) & mask;
-	slots[i].handle = h;
-	return &slots[i];
-}
-
-static bool
-shard_grow(struct shard *s)
-{
-	size_t n = (s->mask + 1) * 2, i;
-	struct handle_entry *slots = arena_map(n * sizeof(*slots));
-
-	if (!slots)
-		return false;
-	for (i = 0; i <= s->mask; i++) {
-		struct handle_entry *e = &s->slots[i];
-		if (e->handle) {
-			struct handle_entry *d = slot_insert_at(
-				slots, n - 1, e->handle, mix(e->handle));
-			*d = *e;
-		}
+		dist++;
 	}
-	arena_unmap(s->slots, (s->mask + 1) * sizeof(*s->slots));
-	s->slots = slots;
-	s->mask = n - 1;
-	return true;
+	SLOT_STORE(&base[i], slot_make(dist, tag_of(hash, rbits) | ref));
 }
 
 /*
- * Backward-shift deletion, for both tables (their records start with the
- * handle, 0 meaning empty): empty slot I of the MASK+1 records of ELEM
- * bytes at BASE, moving later records of the probe chain back so that no
- * chain is broken.
+ * Backward-shift deletion: empty slot I, moving later slots of the probe
+ * chain back so that no chain is broken.  A slot's home comes from its
+ * distance; only a saturated one reads its record.
  */
 static void
-backshift_delete(char *base, size_t elem, size_t mask, size_t i)
+idx_delete(struct shard *s, bool q, size_t i)
 {
-	size_t j = i;
+	uint32_t *base = q ? s->qidx : s->idx;
+	size_t mask = q ? s->qmask : s->mask, j = i;
+	uint32_t refmask = (1u << (q ? s->qrbits : s->rbits)) - 1;
 
 	for (;;) {
-		uintptr_t h;
+		uint32_t v, d;
 		size_t home;
 		j = (j + 1) & mask;
-		memcpy(&h, base + j * elem, sizeof(h));
-		if (h == 0)
+		v = base[j];
+		if (!v)
 			break;
-		home = mix(h) & mask;
+		d = v >> REF_BITS;
+		home = d < DIST_SAT ? (j - d) & mask
+				    : mix(key_of(s, q, v & refmask)) & mask;
 		/* Move j into i if its home is not in the cyclic (i, j]. */
 		if ((j > i && (home <= i || home > j)) ||
 		    (j < i && (home <= i && home > j))) {
-			memcpy(base + i * elem, base + j * elem, elem);
+			SLOT_STORE(&base[i],
+				   slot_make((i - home) & mask, v & LOW24));
 			i = j;
 		}
 	}
-	memset(base + i * elem, 0, elem);
+	SLOT_STORE(&base[i], 0);
 }
 
-_Static_assert(offsetof(struct handle_entry, handle) == 0 &&
-		       offsetof(struct quarantine_entry, handle) == 0,
-	       "both tables' records start with the handle");
+/* ---- live records ---- */
+
+static inline struct handle_entry *
+slot_find(struct shard *s, uintptr_t h, uint64_t hash, size_t *pos)
+{
+	size_t p = idx_find(s, false, h, hash);
+
+	if (p == NONE)
+		return NULL;
+	*pos = p;
+	return rec_at(s, s->idx[p] & ((1u << s->rbits) - 1));
+}
+
+/* A bigger index, before an insert that would pass 3/4 load. */
+static bool
+shard_grow(struct shard *s)
+{
+	size_t n = s->idx ? (s->mask + 1) * 2 : INITIAL_SLOTS;
+	uint32_t *idx, *old, ref;
+	unsigned k, rbits = (unsigned)__builtin_ctzl(n);
+
+	if (n > MAX_SLOTS)
+		return false;
+
+	/* A grown index is written whole by the rehash: commit it at once
+	 * rather than fault page by page. */
+	idx = s->idx ? arena_map_populate(n * sizeof(*idx))
+		     : arena_map(n * sizeof(*idx));
+	if (!idx)
+		return false;
+	/* Records in order, segment by segment: no random reads. */
+	for (k = 0, ref = 1; ref <= s->rec_used; k++) {
+		struct handle_entry *e = s->seg[k];
+		uint32_t end = ref + (SEG_BASE << k);
+		for (; ref < end && ref <= s->rec_used; ref++, e++)
+			if (e->handle)
+				idx_insert(idx, n - 1, rbits, mix(e->handle),
+					   ref);
+	}
+	/*
+	 * Publish for handle_table_prefetch, which reads unlocked: the index
+	 * before the mask (a reader that sees this mask sees this index or a
+	 * later, bigger one), and the old index stays readable (its pages
+	 * given back, reading as zeros) rather than unmapped: madvise, like
+	 * munmap, costs a TLB flush, no more.
+	 */
+	old = s->idx;
+	__atomic_store_n(&s->idx, idx, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->rbits, rbits, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->mask, n - 1, __ATOMIC_RELEASE);
+	if (old) {
+		/* Its pages go back; its addresses stay (reading as zeros)
+		 * until the table is reset.  At most 14 growths: room. */
+		size_t bytes = (n / 2) * sizeof(*old);
+		arena_discard(old, bytes);
+		if (s->nretired < REF_BITS) {
+			s->retired_bytes[s->nretired] = bytes;
+			s->retired[s->nretired++] = old;
+		}
+	}
+	return true;
+}
+
+void
+handle_table_prefetch(uintptr_t h)
+{
+	uint64_t hash;
+	struct shard *s;
+	uint32_t *idx, *qidx, v, ref, j, refmask;
+	size_t mask;
+	unsigned rbits, k;
+	struct handle_entry *seg;
+
+	if (!table.shards)
+		return;
+	s = shard_of(h, &hash);
+	mask = __atomic_load_n(&s->mask, __ATOMIC_ACQUIRE);
+	idx = __atomic_load_n(&s->idx, __ATOMIC_ACQUIRE);
+	rbits = __atomic_load_n(&s->rbits, __ATOMIC_RELAXED);
+	/* The quarantine's home slot, where a final release will insert
+	 * (an unmapped address is harmless to a prefetch). */
+	qidx = __atomic_load_n(&s->qidx, __ATOMIC_RELAXED);
+	if (qidx)
+		__builtin_prefetch(&qidx[hash & __atomic_load_n(
+						     &s->qmask, __ATOMIC_RELAXED)]);
+	if (!idx || !mask || rbits > REF_BITS)
+		return;
+	/*
+	 * Unlocked: the index may be growing.  This mask fits this index or
+	 * a later, bigger one, and a replaced index stays mapped (as zeros),
+	 * so the slot's load is always of mapped memory; the slot may be
+	 * stale, so the record's address is clamped to a mapped segment,
+	 * and that is only a prefetch (never faults).  A wrong line only
+	 * costs the miss it was to save.
+	 */
+	__builtin_prefetch(&idx[hash & mask]);
+	/* The record: needs the slot's value; the load waits while the
+	 * caller goes on (capturing the stack), then the record loads. */
+	v = __atomic_load_n(&idx[hash & mask], __ATOMIC_RELAXED);
+	refmask = (1u << rbits) - 1;
+	ref = v & refmask;
+	if ((v >> REF_BITS) != 0 || !ref ||
+	    (v & LOW24 & ~refmask) != tag_of(hash, rbits))
+		return;
+	j = ref - 1 + SEG_BASE;
+	k = 31 - (unsigned)__builtin_clz(j) - SEG_BASE_LOG;
+	seg = k < NSEGS ? __atomic_load_n(&s->seg[k], __ATOMIC_RELAXED) : NULL;
+	if (seg)
+		__builtin_prefetch(&seg[j - (SEG_BASE << k)]);
+}
 
 static void
-slot_delete(struct shard *s, struct handle_entry *e)
+slot_delete(struct shard *s, size_t pos)
 {
-	backshift_delete((char *)s->slots, sizeof(*e), s->mask,
-			 (size_t)(e - s->slots));
+	uint32_t ref = s->idx[pos] & ((1u << s->rbits) - 1);
+
+	idx_delete(s, false, pos);
+	rec_release(s, ref);
 	COUNTER_ADD(s->count, -1);
 }
 
@@ -348,15 +606,22 @@ hist_alloc(struct shard *s)
 }
 
 static void
-hist_free(struct shard *s, uint32_t idx)
+hist_free(struct shard *s, const struct handle_entry *e)
 {
 	struct history_rec *r;
 
-	if (!idx)
+	if (!(e->info & HAS_HIST))
 		return;
-	r = hist_at(s, idx);
+	r = hist_at(s, e->stack);
 	r->next_free = s->hist_free;
-	s->hist_free = idx;
+	s->hist_free = e->stack;
+}
+
+static inline uint32_t
+entry_created_stack(struct shard *s, const struct handle_entry *e)
+{
+	return e->info & HAS_HIST ? hist_at(s, e->stack)->created_stack
+				  : e->stack;
 }
 
 static void
@@ -364,14 +629,17 @@ hist_push(struct shard *s, struct handle_entry *e, uint32_t ev)
 {
 	struct history_rec *r;
 
-	if (!e->history) {
-		e->history = hist_alloc(s);
-		if (!e->history) {
+	if (!(e->info & HAS_HIST)) {
+		uint32_t idx = hist_alloc(s);
+		if (!idx) {
 			s->dropped++;
 			return;
 		}
+		hist_at(s, idx)->created_stack = e->stack;
+		e->stack = idx;
+		e->info |= HAS_HIST;
 	}
-	r = hist_at(s, e->history);
+	r = hist_at(s, e->stack);
 	if (ev & HT_EV_RELEASE)
 		r->last_release = HT_EV_STACK(ev);
 	else
@@ -383,105 +651,142 @@ hist_push(struct shard *s, struct handle_entry *e, uint32_t ev)
 
 /* ---- quarantine ---- */
 
-static struct quarantine_entry *
+static inline struct quarantine_entry *
 q_find(struct shard *s, uintptr_t h, uint64_t hash)
 {
-	size_t i = hash & s->qmask;
+	size_t p = idx_find(s, true, h, hash);
 
-	if (!s->q)
-		return NULL;
-	for (;;) {
-		struct quarantine_entry *q = &s->q[i];
-		if (q->handle == h)
-			return q;
-		if (q->handle == 0)
-			return NULL;
-		i = (i + 1) & s->qmask;
-	}
+	return p == NONE ? NULL
+			 : &s->ring[(s->qidx[p] & ((1u << s->qrbits) - 1)) - 1];
 }
 
+/* Forget ring record REF (at index slot POS); the newest dead records
+ * leave the ring. */
 static void
-q_delete(struct shard *s, struct quarantine_entry *q)
+q_forget(struct shard *s, size_t pos)
 {
-	backshift_delete((char *)s->q, sizeof(*q), s->qmask,
-			 (size_t)(q - s->q));
+	uint32_t ref = s->qidx[pos] & ((1u << s->qrbits) - 1);
+	size_t m = s->ring_len - 1;
+
+	s->ring[ref - 1].handle = 0;
+	idx_delete(s, true, pos);
 	s->qcount--;
+	while (s->ring_count &&
+	       !s->ring[(s->ring_head + s->ring_count - 1) & m].handle)
+		s->ring_count--;
+}
+
+/* A reused address leaves the quarantine. */
+static inline void
+q_remove(struct shard *s, uintptr_t h, uint64_t hash)
+{
+	size_t p;
+
+	if (!s->qcount)
+		return;
+	p = idx_find(s, true, h, hash);
+	if (p != NONE)
+		q_forget(s, p);
 }
 
 /*
- * The quarantine table grows with use, up to twice the ring, like the live
- * table: a large table probed at random would be paged in whole.  On a
+ * The quarantine index grows with use, up to twice the ring, like the
+ * live one: a large index probed at random would be paged in whole.  On a
  * failed map it stays as it is (the ring evicts sooner instead).
  */
 static bool
 q_grow(struct shard *s)
 {
-	size_t n = (s->qmask + 1) * 2, i;
-	struct quarantine_entry *q;
+	size_t n = s->qidx ? (s->qmask + 1) * 2 : QINITIAL_SLOTS, k;
+	size_t m = s->ring_len - 1;
+	uint32_t *q;
 
 	if (n > s->ring_len * 2)
+		n = s->ring_len * 2;
+	if (s->qidx && n <= s->qmask + 1)
 		return false;
-	q = arena_map(n * sizeof(*q));
+	q = s->qidx ? arena_map_populate(n * sizeof(*q))
+		    : arena_map(n * sizeof(*q));
 	if (!q)
 		return false;
-	for (i = 0; i <= s->qmask; i++) {
-		size_t k;
-		if (!s->q[i].handle)
-			continue;
-		for (k = mix(s->q[i].handle) & (n - 1); q[k].handle;
-		     k = (k + 1) & (n - 1))
-			;
-		q[k] = s->q[i];
+	for (k = 0; k < s->ring_count; k++) {
+		size_t p = (s->ring_head + k) & m;
+		if (s->ring[p].handle)
+			idx_insert(q, n - 1, s->qrbits, mix(s->ring[p].handle),
+				   (uint32_t)p + 1);
 	}
-	arena_unmap(s->q, (s->qmask + 1) * sizeof(*s->q));
-	s->q = q;
-	s->qmask = n - 1;
+	if (s->qidx)
+		arena_unmap(s->qidx, (s->qmask + 1) * sizeof(*s->qidx));
+	/* Atomic for handle_table_prefetch, which reads them unlocked. */
+	__atomic_store_n(&s->qidx, q, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->qmask, n - 1, __ATOMIC_RELAXED);
 	return true;
 }
 
 static void
-q_put(struct shard *s, const struct handle_entry *e, uint32_t release_stack,
-      uint64_t hash)
+q_put(struct shard *s, const struct handle_entry *e, uint32_t created_stack,
+      uint32_t release_stack, uint64_t hash)
 {
 	struct quarantine_entry *q;
-	struct ring_entry *slot;
+	size_t m, p;
 
-	if (!s->q)
-		return;
+	if (!s->ring) {
+		if (!table.quarantine_per_shard)
+			return;
+		s->ring = arena_map(table.quarantine_per_shard *
+				    sizeof(*s->ring));
+		if (!s->ring) {
+			s->dropped++;
+			return;
+		}
+		s->ring_len = table.quarantine_per_shard;
+		/* Ring numbers 1..ring_len */
+		s->qrbits = (unsigned)__builtin_ctzl(s->ring_len) + 1;
+	}
+	m = s->ring_len - 1;
+	/* Already there (a pending release finished by a create): the old
+	 * record goes, the new one is the newest. */
+	if (s->qcount && (p = idx_find(s, true, e->handle, hash)) != NONE)
+		q_forget(s, p);
 	if (s->ring_count == s->ring_len) {
-		/* Evict the oldest, unless its handle has been re-quarantined
-		 * since (then the ring entry is stale). */
-		struct ring_entry *old = &s->ring[s->ring_head];
-		struct quarantine_entry *oq =
-			q_find(s, old->handle, mix(old->handle));
-		if (oq && oq->qseq == old->qseq)
-			q_delete(s, oq);
-		s->ring_head = (s->ring_head + 1) % s->ring_len;
+		/* Evict the oldest (unless its address came back to life). */
+		struct quarantine_entry *old = &s->ring[s->ring_head];
+		if (old->handle) {
+			p = idx_find_ref(s->qidx, s->qmask, s->qrbits,
+					 mix(old->handle),
+					 (uint32_t)s->ring_head + 1);
+			if (p != NONE) {
+				idx_delete(s, true, p);
+				s->qcount--;
+			}
+			old->handle = 0;
+		}
+		s->ring_head = (s->ring_head + 1) & m;
 		s->ring_count--;
 	}
-	q = q_find(s, e->handle, hash);
-	if (!q && (s->qcount + 1) * 4 > (s->qmask + 1) * 3 && !q_grow(s) &&
-	    s->qcount + 1 > s->qmask) {
+	if ((s->qcount + 1) * 4 > (s->qmask + 1) * 3 && !q_grow(s) &&
+	    (!s->qidx || s->qcount + 1 > s->qmask)) {
 		s->dropped++;
 		return;
 	}
-	if (!q) {
-		size_t i = hash & s->qmask;
-		while (s->q[i].handle != 0)
-			i = (i + 1) & s->qmask;
-		q = &s->q[i];
-		q->handle = e->handle;
-		s->qcount++;
+	p = (s->ring_head + s->ring_count) & m;
+	q = &s->ring[p];
+	if (POPULATE_STEP && (p + 1) * sizeof(*q) > s->ring_pop &&
+	    s->ring_pop < s->ring_len * sizeof(*q)) {
+		size_t len = s->ring_len * sizeof(*q) - s->ring_pop;
+		if (len > POPULATE_STEP)
+			len = POPULATE_STEP;
+		arena_populate((char *)s->ring + s->ring_pop, len);
+		s->ring_pop += len;
 	}
+	q->handle = e->handle;
 	q->seq = e->seq;
-	q->created_stack = e->created_stack;
+	q->created_stack = created_stack;
 	q->release_stack = release_stack;
-	q->family = e->info >> FAMILY_SHIFT;
-	q->qseq = ++s->qseq;
-	slot = &s->ring[(s->ring_head + s->ring_count) % s->ring_len];
-	slot->handle = e->handle;
-	slot->qseq = q->qseq;
+	q->family = ENTRY_FAMILY(e);
 	s->ring_count++;
+	s->qcount++;
+	idx_insert(s->qidx, s->qmask, s->qrbits, hash, (uint32_t)p + 1);
 }
 
 /* ---- operations ---- */
@@ -494,13 +799,15 @@ fill_info(struct shard *s, const struct handle_entry *e, struct ht_info *out)
 	memset(out, 0, sizeof(*out));
 	out->handle = e->handle;
 	out->refcount = e->info & RC_MASK;
-	out->family = e->info >> FAMILY_SHIFT;
+	out->family = ENTRY_FAMILY(e);
 	out->seq = e->seq;
-	out->created_stack = e->created_stack;
-	if (e->history) {
-		struct history_rec *r = hist_at(s, e->history);
+	if (e->info & HAS_HIST) {
+		struct history_rec *r = hist_at(s, e->stack);
+		out->created_stack = r->created_stack;
 		out->last_acquire_stack = r->last_acquire;
 		out->last_release_stack = r->last_release;
+	} else {
+		out->created_stack = e->stack;
 	}
 }
 
@@ -519,18 +826,27 @@ fill_dead(const struct quarantine_entry *q, uintptr_t h, struct ht_info *out)
 	}
 }
 
+/* The handle's life ends: into the quarantine, out of the table. */
+static void
+entry_retire(struct shard *s, struct handle_entry *e, size_t pos,
+	     uint32_t release_stack, uint64_t hash)
+{
+	q_put(s, e, entry_created_stack(s, e), release_stack, hash);
+	hist_free(s, e);
+	slot_delete(s, pos);
+}
+
 /* A pending final release lost its race with a new create at the same
  * address: finish it now, the address starts a new life. */
 static void
-finish_pending(struct shard *s, struct handle_entry *e, uint64_t hash)
+finish_pending(struct shard *s, struct handle_entry *e, size_t pos,
+	       uint64_t hash)
 {
 	uint32_t rel = 0;
 
-	if (e->history)
-		rel = hist_at(s, e->history)->last_release;
-	q_put(s, e, rel, hash);
-	hist_free(s, e->history);
-	slot_delete(s, e);
+	if (e->info & HAS_HIST)
+		rel = hist_at(s, e->stack)->last_release;
+	entry_retire(s, e, pos, rel, hash);
 	COUNTER_ADD(s->released, 1); /* its release_end will find nothing to commit */
 }
 
@@ -541,12 +857,13 @@ handle_table_create(uintptr_t h, unsigned family, uint32_t seq,
 	uint64_t hash;
 	struct shard *s = shard_of(h, &hash);
 	struct handle_entry *e;
-	struct quarantine_entry *q;
+	uint32_t ref;
+	size_t pos;
 
 	shard_lock(s);
-	e = slot_find(s, h, hash);
+	e = slot_find(s, h, hash, &pos);
 	if (e && (e->info & PENDING)) {
-		finish_pending(s, e, hash);
+		finish_pending(s, e, pos, hash);
 		e = NULL;
 	}
 	if (e) {
@@ -559,31 +876,41 @@ handle_table_create(uintptr_t h, unsigned family, uint32_t seq,
 		shard_unlock(s);
 		return HT_LIVE;
 	}
-	if ((s->count + 1) * 4 > (s->mask + 1) * 3 && !shard_grow(s)) {
+	if (((s->count + 1) * 4 > (s->mask + 1) * 3 && !shard_grow(s)) ||
+	    !(ref = rec_alloc(s))) {
 		s->dropped++;
 		shard_unlock(s);
 		return HT_FULL;
 	}
 	/* A new life for a reused address: the old one leaves quarantine. */
-	q = q_find(s, h, hash);
-	if (q)
-		q_delete(s, q);
-	e = slot_insert_at(s->slots, s->mask, h, hash);
+	q_remove(s, h, hash);
+	e = rec_at(s, ref);
+	e->handle = h;
 	e->seq = seq;
-	e->created_stack = stack;
-	e->info = 1u | ((uint32_t)family << FAMILY_SHIFT);
-	e->history = 0;
+	e->stack = stack;
+	e->info = 1u | ((uint32_t)(family & FAMILY_MASK) << FAMILY_SHIFT);
+	idx_insert(s->idx, s->mask, s->rbits, hash, ref);
 	COUNTER_ADD(s->count, 1);
 	COUNTER_ADD(s->created, 1);
 	shard_unlock(s);
 	if (out) {
 		memset(out, 0, sizeof(*out));
 		out->handle = h;
-		out->family = family;
+		out->family = family & FAMILY_MASK;
 		out->seq = seq;
 		out->created_stack = stack;
 	}
 	return HT_OK;
+}
+
+/* Not live: HT_DEAD (quarantined) or HT_UNKNOWN, with *out filled. */
+static enum ht_status
+not_live(struct shard *s, uintptr_t h, uint64_t hash, struct ht_info *out)
+{
+	struct quarantine_entry *q = s->qcount ? q_find(s, h, hash) : NULL;
+
+	fill_dead(q, h, out);
+	return q ? HT_DEAD : HT_UNKNOWN;
 }
 
 enum ht_status
@@ -593,9 +920,10 @@ handle_table_acquire(uintptr_t h, uint32_t stack, struct ht_info *out)
 	struct shard *s = shard_of(h, &hash);
 	struct handle_entry *e;
 	enum ht_status st;
+	size_t pos;
 
 	shard_lock(s);
-	e = slot_find(s, h, hash);
+	e = slot_find(s, h, hash, &pos);
 	if (e && !(e->info & PENDING)) {
 		fill_info(s, e, out);
 		if ((e->info & RC_MASK) < HT_MAX_REFCOUNT)
@@ -607,9 +935,7 @@ handle_table_acquire(uintptr_t h, uint32_t stack, struct ht_info *out)
 		fill_info(s, e, out);
 		st = HT_DEAD;
 	} else {
-		struct quarantine_entry *q = q_find(s, h, hash);
-		fill_dead(q, h, out);
-		st = q ? HT_DEAD : HT_UNKNOWN;
+		st = not_live(s, h, hash, out);
 	}
 	shard_unlock(s);
 	return st;
@@ -623,10 +949,11 @@ handle_table_release_begin(uintptr_t h, uint32_t stack, struct ht_info *out,
 	struct shard *s = shard_of(h, &hash);
 	struct handle_entry *e;
 	enum ht_status st;
+	size_t pos;
 
 	memset(r, 0, sizeof(*r));
 	shard_lock(s);
-	e = slot_find(s, h, hash);
+	e = slot_find(s, h, hash, &pos);
 	if (e && !(e->info & PENDING)) {
 		fill_info(s, e, out);
 		r->handle = h;
@@ -646,9 +973,7 @@ handle_table_release_begin(uintptr_t h, uint32_t stack, struct ht_info *out,
 			out->refcount = 0;
 		st = HT_DEAD;
 	} else {
-		struct quarantine_entry *q = q_find(s, h, hash);
-		fill_dead(q, h, out);
-		st = q ? HT_DEAD : HT_UNKNOWN;
+		st = not_live(s, h, hash, out);
 	}
 	shard_unlock(s);
 	return st;
@@ -661,15 +986,14 @@ handle_table_release(uintptr_t h, uint32_t stack, struct ht_info *out)
 	struct shard *s = shard_of(h, &hash);
 	struct handle_entry *e;
 	enum ht_status st;
+	size_t pos;
 
 	shard_lock(s);
-	e = slot_find(s, h, hash);
+	e = slot_find(s, h, hash, &pos);
 	if (e && !(e->info & PENDING)) {
 		fill_info(s, e, out);
 		if ((e->info & RC_MASK) <= 1) {
-			q_put(s, e, HT_EV_STACK(stack), hash);
-			hist_free(s, e->history);
-			slot_delete(s, e);
+			entry_retire(s, e, pos, HT_EV_STACK(stack), hash);
 		} else {
 			e->info--;
 			hist_push(s, e, stack | HT_EV_RELEASE);
@@ -682,9 +1006,7 @@ handle_table_release(uintptr_t h, uint32_t stack, struct ht_info *out)
 			out->refcount = 0;
 		st = HT_DEAD;
 	} else {
-		struct quarantine_entry *q = q_find(s, h, hash);
-		fill_dead(q, h, out);
-		st = q ? HT_DEAD : HT_UNKNOWN;
+		st = not_live(s, h, hash, out);
 	}
 	shard_unlock(s);
 	return st;
@@ -696,12 +1018,13 @@ handle_table_release_end(const struct ht_release *r, bool commit)
 	uint64_t hash;
 	struct shard *s;
 	struct handle_entry *e;
+	size_t pos;
 
 	if (!r->handle)
 		return;
 	s = shard_of(r->handle, &hash);
 	shard_lock(s);
-	e = slot_find(s, r->handle, hash);
+	e = slot_find(s, r->handle, hash, &pos);
 	if (!e || e->seq != r->seq) {
 		/* A new create at this address already finished us. */
 		shard_unlock(s);
@@ -709,9 +1032,7 @@ handle_table_release_end(const struct ht_release *r, bool commit)
 	}
 	if (r->final) {
 		if (commit && (e->info & PENDING)) {
-			q_put(s, e, HT_EV_STACK(r->stack), hash);
-			hist_free(s, e->history);
-			slot_delete(s, e);
+			entry_retire(s, e, pos, HT_EV_STACK(r->stack), hash);
 			COUNTER_ADD(s->released, 1);
 			shard_unlock(s);
 			return;
@@ -733,9 +1054,10 @@ handle_table_lookup(uintptr_t h, struct ht_info *out)
 	struct shard *s = shard_of(h, &hash);
 	struct handle_entry *e;
 	enum ht_status st;
+	size_t pos;
 
 	shard_lock(s);
-	e = slot_find(s, h, hash);
+	e = slot_find(s, h, hash, &pos);
 	if (e && !(e->info & PENDING)) {
 		fill_info(s, e, out);
 		st = HT_OK;
@@ -745,9 +1067,7 @@ handle_table_lookup(uintptr_t h, struct ht_info *out)
 			out->refcount = 0;
 		st = HT_DEAD;
 	} else {
-		struct quarantine_entry *q = q_find(s, h, hash);
-		fill_dead(q, h, out);
-		st = q ? HT_DEAD : HT_UNKNOWN;
+		st = not_live(s, h, hash, out);
 	}
 	shard_unlock(s);
 	return st;
@@ -816,7 +1136,9 @@ handle_table_bytes(void)
 		return 0;
 	for (i = 0; i < NSHARDS; i++) {
 		struct shard *s = &table.shards[i];
-		n += (s->mask + 1) * sizeof(struct handle_entry);
+		if (s->idx)
+			n += (s->mask + 1) * sizeof(uint32_t);
+		n += (size_t)s->rec_used * sizeof(struct handle_entry);
 		n += s->hist_nchunks * (size_t)HISTORY_CHUNK;
 	}
 	return n;
@@ -826,25 +1148,26 @@ void
 handle_table_foreach(void (*fn)(const struct ht_view *v, void *arg), void *arg)
 {
 	struct ht_view v;
-	size_t i, j, k;
+	size_t i, k;
+	uint32_t ref;
 
 	if (!table.shards)
 		return;
 	for (i = 0; i < NSHARDS; i++) {
 		struct shard *s = &table.shards[i];
 		shard_lock(s);
-		for (j = 0; j <= s->mask; j++) {
-			struct handle_entry *e = &s->slots[j];
+		/* The records in order: sequential reads. */
+		for (ref = 1; ref <= s->rec_used; ref++) {
+			struct handle_entry *e = rec_at(s, ref);
 			if (!e->handle || (e->info & PENDING))
 				continue;
 			fill_info(s, e, &v.info);
 			v.nevents = 0;
-			v.total_events = e->history
-						 ? hist_at(s, e->history)->nevents
-						 : 0;
-			if (e->history && table.history_len) {
-				struct history_rec *r = hist_at(s, e->history);
+			v.total_events = 0;
+			if (e->info & HAS_HIST) {
+				struct history_rec *r = hist_at(s, e->stack);
 				size_t n = r->nevents, first;
+				v.total_events = r->nevents;
 				if (n > table.history_len)
 					n = table.history_len;
 				first = r->nevents - n;

@@ -60,6 +60,12 @@ int handle_table_init(size_t quarantine, unsigned history);
 /* Forget everything (tests). */
 void handle_table_reset(void);
 
+/* Start loading what an operation on H will read (its index slot, the
+ * record that slot names, the quarantine's slot), so that the misses
+ * overlap the caller's work before the operation (the stack capture).
+ * No lock, no effect on the table. */
+void handle_table_prefetch(uintptr_t h);
+
 enum ht_status handle_table_create(uintptr_t h, unsigned family, uint32_t seq,
 				   uint32_t stack, struct ht_info *out);
 enum ht_status handle_table_acquire(uintptr_t h, uint32_t stack,

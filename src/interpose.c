@@ -22,11 +22,17 @@
  *    again.
  *
  * One trampoline per hooked function (one per real address: two libraries'
- * `release` are two functions), from a fixed pool built by the assembler.
+ * `release` are two functions), from a fixed pool built by the assembler;
+ * the stubs of an unloaded library are handed out again (see "Recycling").
  * Its hooks read the handle (argN counts integer-class arguments only, see
- * tramp_arch.h), decide internal vs outside calls by the caller's return
- * address, and call the engine.  Rules that need the return value hijack
- * the return address; the originals wait on a per-thread shadow stack,
+ * tramp_arch.h), decide internal vs outside calls, and call the engine.  A
+ * call is internal when it came through a GOT slot of the callee's library
+ * or of another library of the same spec file (tail calls included; libssl
+ * freeing its X509s in libcrypto, both in the openssl profile), decided
+ * once per slot when it is patched (it gets a stub of its own), so nothing
+ * at call time looks up address ranges that a dlclose could leave stale;
+ * or when the caller's return address lies in the callee's own library.
+ * Rules that need the return value hijack the return address; the originals wait on a per-thread shadow stack,
  * which also lets stack captures swap them back (unwind_fixup).
  *
  * Hot path (the hooks): no malloc, stdio, lock or syscall of our own; errno
@@ -63,6 +69,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 #include "arch/trampoline.h"
 #include "engine.h"
@@ -142,6 +149,9 @@ struct dso {
 	const Elf64_Rela *rela;
 	size_t nrela;
 	bool spec; /* its file name matches a spec `library` */
+	/* The spec files whose `library` lines match it (bit: the file's
+	 * first section, mod 64). */
+	uint64_t groups;
 	bool self; /* librefsan itself: never patched */
 };
 
@@ -152,10 +162,18 @@ struct hook {
 	const struct spec_rule *rule;
 	const char *name; /* copy of the exported name */
 	bool leave;       /* the rule needs the return value */
-	bool own;         /* patched into the library's own GOT: every call
-			     through it is the library's own, tail calls
-			     (`jmp f@plt`, whose return address is the
-			     outside caller's) included */
+	bool retired;     /* its library was unloaded: the stub may be
+			     handed out again (hook_get) */
+	/* When it was retired (CLOCK_MONOTONIC). */
+	uint64_t retired_ns;
+	/* Bumped each time the stub is reused, so a call pending across
+	 * the reuse is dropped rather than misread. */
+	_Atomic unsigned gen;
+	/* Patched into the GOT of the library itself or of another library
+	 * of the same spec file (libssl calling X509_free): every call
+	 * through it is internal, tail calls (`jmp f@plt`, whose return
+	 * address is the outside caller's) included. */
+	bool own;
 };
 
 /* A hijacked call waiting for its return. */
@@ -165,6 +183,7 @@ struct shadow_ent {
 	uintptr_t arg;   /* argN handle, or *argN pointer */
 	struct engine_release rel;
 	unsigned idx; /* hook */
+	unsigned gen; /* hooks[idx].gen at the call */
 	bool internal;
 	bool released; /* rel holds a begun release */
 	bool fixed;    /* unwind_fixup put orig back for a walk */
@@ -194,6 +213,7 @@ static char libc_path[512];
 static unsigned char warned[MAX_WARN_RULES / 8];
 
 static _Atomic uint64_t st_slots, st_pool_full, st_shadow_full, st_shadow_stale;
+static _Atomic uint64_t st_recycled, st_recycled_stale;
 
 static __thread struct shadow_ent shadow[SHADOW_MAX]
         __attribute__((tls_model("initial-exec")));
@@ -558,6 +578,25 @@ dso_is_spec(const struct dso *d)
 	return false;
 }
 
+/* The spec files (as bits) with a `library` line matching D.  Libraries of
+ * one file are one unit: calls between them are internal. */
+static uint64_t
+dso_groups(const struct dso *d)
+{
+	uint64_t g = 0;
+
+	for (size_t i = 0; i < ispec->nlibs; i++) {
+		size_t first = 0;
+
+		if (!lib_matches(&ispec->libs[i], d))
+			continue;
+		while (ispec->libs[first].file != ispec->libs[i].file)
+			first++;
+		g |= 1ull << (first % 64);
+	}
+	return g;
+}
+
 static bool
 rule_name_matches(const struct spec_rule *r, const char *name)
 {
@@ -616,6 +655,92 @@ name_copy(const char *name)
 	return p;
 }
 
+/*
+ * Recycling (issue 8): the pool is fixed, and a library loaded and
+ * unloaded without end (plugins, cffi modules, tests that reload) takes new
+ * stubs at each load.  When a scan finds a library gone, hook_rehash()
+ * retires its hooks; hook_get() then hands a retired stub out again:
+ *
+ *  - at once, to the same function of the same rule (same spec rule, same
+ *    exported name, same kind of slot): a library reloaded gets its old
+ *    stubs back, and a stub keeps meaning "that function", so even a stale
+ *    pointer still held by the program lands on the same-named function;
+ *  - to anything else only when no stub was never used, the one retired
+ *    longest ago, and only after RECYCLE_QUARANTINE_NS: a thread racing
+ *    into a library while it is unloaded (a bug of the program, which
+ *    would crash without refsan too) has long left the trampoline.
+ *
+ * A hijacked call of an unloaded library cannot be pending (its code is
+ * gone), but the shadow entry carries the hook's generation anyway and the
+ * leave hook drops a call whose stub was reused meanwhile.  Slots that
+ * refsan itself bound to an unloaded library (lazy slots it resolved in a
+ * RTLD_LOCAL group, which the loader does not know depend on it) keep the
+ * stub; a same-name reuse sends them to the reloaded copy, as the loader
+ * would.
+ */
+#define RECYCLE_QUARANTINE_NS 200000000ull /* 0.2 s */
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The hook's name: an existing copy when some hook has it (reloads would
+ * otherwise fill the store), else a new one.  hook_lock held. */
+static const char *
+name_intern(const char *name, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (hooks[i].name && !strcmp(hooks[i].name, name))
+			return hooks[i].name;
+	return name_copy(name);
+}
+
+/* A retired hook to reuse for (R, NAME, OWN), or -1.  hook_lock held. */
+static int
+recycle_pick(const struct spec_rule *r, const char *name, bool own, unsigned n,
+             bool fresh_left)
+{
+	int oldest = -1;
+	uint64_t now = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (!hooks[i].retired)
+			continue;
+		if (hooks[i].rule == r && hooks[i].own == own &&
+		    !strcmp(hooks[i].name, name))
+			return (int)i;
+		if (oldest < 0 ||
+		    hooks[i].retired_ns < hooks[oldest].retired_ns)
+			oldest = (int)i;
+	}
+	if (fresh_left || oldest < 0)
+		return -1;
+	now = now_ns();
+	if (now - hooks[oldest].retired_ns < RECYCLE_QUARANTINE_NS)
+		return -1;
+	return oldest;
+}
+
+static void
+hook_fill(unsigned i, uintptr_t real, const struct dso *d,
+          const struct spec_rule *r, const char *name, bool own, unsigned n)
+{
+	hooks[i].real = real;
+	hooks[i].lo = d->lo;
+	hooks[i].hi = d->hi;
+	hooks[i].rule = r;
+	if (!hooks[i].name || strcmp(hooks[i].name, name))
+		hooks[i].name = name_intern(name, n);
+	hooks[i].leave = rule_needs_leave(r);
+	hooks[i].own = own;
+	hooks[i].retired = false;
+}
+
 /* The stub index for real function REAL of library D under rule R, made on
  * first sight; -1 when the pool is exhausted. */
 static int
@@ -625,7 +750,7 @@ hook_get(uintptr_t real, const struct dso *d, const struct spec_rule *r,
 	unsigned h = (unsigned)((real >> 4) * 2654435761u + own) % HOOK_HASH;
 	unsigned n, limit = tramp_pool_count < MAX_HOOKS ? tramp_pool_count
 	                                                 : MAX_HOOKS;
-	int idx = -1;
+	int idx = -1, re;
 
 	pthread_mutex_lock(&hook_lock);
 	for (;; h = (h + 1) % HOOK_HASH) {
@@ -639,6 +764,19 @@ hook_get(uintptr_t real, const struct dso *d, const struct spec_rule *r,
 		}
 	}
 	n = atomic_load(&nhooks);
+	if (n > limit)
+		n = limit;
+	re = recycle_pick(r, name, own, n, n < limit && n < HOOK_HASH / 2);
+	if (re >= 0) {
+		/* Readers of the old meaning see a new generation. */
+		atomic_fetch_add_explicit(&hooks[re].gen, 1,
+		                          memory_order_release);
+		hook_fill((unsigned)re, real, d, r, name, own, n);
+		atomic_fetch_add(&st_recycled, 1);
+		hook_hash[h] = (unsigned)re + 1;
+		idx = re;
+		goto out;
+	}
 	if (n >= limit || n >= HOOK_HASH / 2) {
 		/* Never silent: once on stderr, and the report says so. */
 		if (atomic_fetch_add(&st_pool_full, 1) == 0)
@@ -648,13 +786,7 @@ hook_get(uintptr_t real, const struct dso *d, const struct spec_rule *r,
 			                 NULL);
 		goto out;
 	}
-	hooks[n].real = real;
-	hooks[n].lo = d->lo;
-	hooks[n].hi = d->hi;
-	hooks[n].rule = r;
-	hooks[n].name = name_copy(name);
-	hooks[n].leave = rule_needs_leave(r);
-	hooks[n].own = own;
+	hook_fill(n, real, d, r, name, own, n);
 	atomic_store_explicit(&nhooks, n + 1, memory_order_release);
 	hook_hash[h] = n + 1;
 	idx = (int)n;
@@ -668,23 +800,31 @@ static const struct dso *objs_find(uintptr_t a);
 /*
  * After a dlclose: keep the address -> hook map only for functions whose
  * library is still the one mapped there (an address may now be another
- * library's).  Old hooks stay valid for pointers still held.  Called with
- * the scan lock held and the new object list in place.
+ * library's), and retire the others: their stubs may be handed out again
+ * (hook_get).  Called with the scan lock held and the new object list in
+ * place.
  */
 static void
 hook_rehash(void)
 {
 	unsigned n = atomic_load(&nhooks);
+	uint64_t now = now_ns();
 
 	pthread_mutex_lock(&hook_lock);
 	memset(hook_hash, 0, sizeof(hook_hash));
 	for (unsigned i = 0; i < n; i++) {
-		const struct dso *t = objs_find(hooks[i].real);
+		const struct dso *t;
 		unsigned h;
 
-		if (!t || !t->spec || t->lo != hooks[i].lo ||
-		    t->hi != hooks[i].hi)
+		if (hooks[i].retired)
 			continue;
+		t = objs_find(hooks[i].real);
+		if (!t || !t->spec || t->lo != hooks[i].lo ||
+		    t->hi != hooks[i].hi) {
+			hooks[i].retired = true;
+			hooks[i].retired_ns = now;
+			continue;
+		}
 		h = (unsigned)((hooks[i].real >> 4) * 2654435761u +
 		               hooks[i].own) % HOOK_HASH;
 		while (hook_hash[h] &&
@@ -783,6 +923,7 @@ call_init(struct engine_call *c, const struct hook *h, bool internal)
 	c->family = h->rule->family;
 	c->accept = h->rule->accept;
 	c->internal = internal;
+	c->idempotent = h->rule->idempotent;
 	c->capture = capture_hook;
 	c->capture_arg = (void *)h;
 	c->stack = 0;
@@ -845,12 +986,18 @@ interpose_enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
 	/* Another thread may still be mapping the engine: wait for it. */
 	if (!init_activate())
 		goto out;
+	/*
+	 * Internal: the call came through a spec'd library's GOT (decided
+	 * once, when the slot was patched: no lookup of address ranges here,
+	 * which a dlclose could make stale), or from inside the callee's own
+	 * library (a function pointer).
+	 */
 	internal = h->own || (ra >= h->lo && ra < h->hi);
 	/* Tail-called by a hooked function whose return we hijacked: our
 	 * real caller is that function, inside a library.  Internal when it
 	 * is this library (BIO_new -> BIO_new_ex, deflateInit_ ->
 	 * deflateInit2_). */
-	if (ra == (uintptr_t)tramp_exit && shadow_depth &&
+	if (!h->own && ra == (uintptr_t)tramp_exit && shadow_depth &&
 	    shadow[shadow_depth - 1].slot == ra_slot) {
 		const struct hook *outer = &hooks[shadow[shadow_depth - 1].idx];
 		internal = outer->real >= h->lo && outer->real < h->hi;
@@ -918,6 +1065,7 @@ interpose_enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
 	e->orig = ra;
 	e->arg = arg;
 	e->idx = idx;
+	e->gen = atomic_load_explicit(&hooks[idx].gen, memory_order_acquire);
 	e->internal = internal;
 	e->released = released;
 	e->fixed = false;
@@ -940,8 +1088,19 @@ leave_track(const struct tramp_retregs *regs, struct shadow_ent *e)
 	const struct spec_rule *r = h->rule;
 	uintptr_t rv = tramp_retval(regs), handle;
 	struct engine_call c;
-	bool ok = cond_holds(r, rv);
+	bool ok;
 
+	if (atomic_load_explicit(&hooks[e->idx].gen, memory_order_acquire) !=
+	    e->gen) {
+		/* The stub was reused while the call ran: its rule is gone.
+		 * Roll a begun release back (the handle stays live). */
+		atomic_fetch_add_explicit(&st_recycled_stale, 1,
+		                          memory_order_relaxed);
+		if (e->released)
+			engine_release_end(&e->rel, false);
+		return;
+	}
+	ok = cond_holds(r, rv);
 	if (e->released) {
 		engine_release_end(&e->rel, ok);
 		return;
@@ -1124,7 +1283,15 @@ scan_relocs(const struct dso *o, const Elf64_Rela *rel, size_t n)
 		def = dso_lookup(t, name, false);
 		if (!def || !sym_is_func(def))
 			continue;
-		idx = hook_get(v, t, r, name, o == t);
+		/* A slot of the library itself, or of another library of
+		 * the same spec file, makes its calls internal: the
+		 * library's calls to its own exports, and calls between a
+		 * profile's libraries (libssl freeing its X509s and
+		 * EVP_PKEYs in libcrypto).  What refsan checks is the
+		 * program's use of them.  A library of another file (libcurl
+		 * under spec=curl,openssl) is a client like the program. */
+		idx = hook_get(v, t, r, name,
+		               o == t || (o->groups & t->groups) != 0);
 		if (idx >= 0)
 			patch_slot(o, slot, tramp_stub((unsigned)idx));
 	}
@@ -1194,6 +1361,7 @@ collect_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	dso_from_info(info, d);
 	d->self = self >= d->lo && self < d->hi;
 	d->spec = !d->self && dso_is_spec(d);
+	d->groups = d->spec ? dso_groups(d) : 0;
 	return 0;
 }
 
@@ -1251,8 +1419,9 @@ scan_locked(void)
 
 		snprintf(
 		        buf, sizeof(buf),
-		        "refsan: scan: %zu objects, %u hooks, %llu slots patched\n",
+		        "refsan: scan: %zu objects, %u hooks (%llu reused), %llu slots patched\n",
 		        nobjs, atomic_load(&nhooks),
+		        (unsigned long long)atomic_load(&st_recycled),
 		        (unsigned long long)atomic_load(&st_slots));
 		say(buf);
 	}
@@ -1441,6 +1610,7 @@ interpose_get_stats(struct interpose_stats *out)
 	out->pool_full = atomic_load(&st_pool_full);
 	out->shadow_full = atomic_load(&st_shadow_full);
 	out->shadow_stale = atomic_load(&st_shadow_stale);
+	out->recycled = atomic_load(&st_recycled);
 }
 
 /* ---- hints for invalid releases ---------------------------------------- */
@@ -1504,7 +1674,8 @@ interpose_creator_hint(const char *release_fn, char *buf, size_t len,
 		buf[0] = 0;
 	*lib = NULL;
 	for (k = 0; k < nh && release_fn; k++)
-		if (hooks[k].name && !strcmp(hooks[k].name, release_fn)) {
+		if (hooks[k].name && !hooks[k].retired &&
+		    !strcmp(hooks[k].name, release_fn)) {
 			d = objs_find(hooks[k].real);
 			break;
 		}

@@ -32,6 +32,8 @@ struct interpose_stats {
 	uint64_t shadow_full;   /* calls untracked: shadow stack full */
 	uint64_t shadow_stale;  /* shadow entries dropped (longjmp past a
 				    hijacked call) */
+	uint64_t recycled;      /* stubs of unloaded libraries handed out
+				    again */
 };
 void interpose_get_stats(struct interpose_stats *out);
 

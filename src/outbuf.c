@@ -8,6 +8,7 @@
  * intact, as a hook must never change it.
  */
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "outbuf.h"
@@ -18,6 +19,17 @@ outbuf_init(struct outbuf *ob, int fd)
 	ob->fd = fd;
 	ob->err = 0;
 	ob->len = 0;
+	ob->p = ob->buf;
+	ob->cap = OUTBUF_SIZE;
+}
+
+void
+outbuf_use(struct outbuf *ob, char *mem, size_t cap)
+{
+	if (!mem || cap < OUTBUF_SIZE || ob->len)
+		return;
+	ob->p = mem;
+	ob->cap = cap;
 }
 
 static int
@@ -45,7 +57,7 @@ outbuf_flush(struct outbuf *ob)
 	int saved = errno;
 
 	if (!ob->err && ob->len)
-		ob->err = write_all(ob->fd, ob->buf, ob->len);
+		ob->err = write_all(ob->fd, ob->p, ob->len);
 	ob->len = 0;
 	errno = saved;
 	return ob->err;
@@ -54,17 +66,21 @@ outbuf_flush(struct outbuf *ob)
 void
 outbuf_write(struct outbuf *ob, const char *s, size_t n)
 {
+	if (n < ob->cap - ob->len && !ob->err) {
+		/* The usual case: it fits. */
+		memcpy(ob->p + ob->len, s, n);
+		ob->len += n;
+		return;
+	}
 	while (n > 0 && !ob->err) {
-		size_t room = OUTBUF_SIZE - ob->len;
+		size_t room = ob->cap - ob->len;
 		size_t k = n < room ? n : room;
-		size_t i;
 
-		for (i = 0; i < k; i++)
-			ob->buf[ob->len + i] = s[i];
+		memcpy(ob->p + ob->len, s, k);
 		ob->len += k;
 		s += k;
 		n -= k;
-		if (ob->len == OUTBUF_SIZE)
+		if (ob->len == ob->cap)
 			outbuf_flush(ob);
 	}
 }
@@ -74,8 +90,8 @@ outbuf_putc(struct outbuf *ob, char c)
 {
 	if (ob->err)
 		return;
-	ob->buf[ob->len++] = c;
-	if (ob->len == OUTBUF_SIZE)
+	ob->p[ob->len++] = c;
+	if (ob->len == ob->cap)
 		outbuf_flush(ob);
 }
 
@@ -221,6 +237,18 @@ outbuf_json_str(struct outbuf *ob, const char *str)
 		uint32_t cp;
 		unsigned n;
 
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\' &&
+		    !(c == '/' && prev == '<')) {
+			/* A run of plain characters, written at once. */
+			const unsigned char *e = s + 1;
+			while (*e >= 0x20 && *e < 0x7f && *e != '"' &&
+			       *e != '\\' && !(*e == '/' && e[-1] == '<'))
+				e++;
+			outbuf_write(ob, (const char *)s, (size_t)(e - s));
+			prev = e[-1];
+			s = e;
+			continue;
+		}
 		if (c == '"' || c == '\\') {
 			outbuf_putc(ob, '\\');
 			outbuf_putc(ob, (char)c);
@@ -268,6 +296,15 @@ outbuf_text_str(struct outbuf *ob, const char *str)
 		uint32_t cp;
 		unsigned n, i;
 
+		if (c >= 0x20 && c < 0x7f) {
+			/* A run of plain characters, written at once. */
+			const unsigned char *e = s + 1;
+			while (*e >= 0x20 && *e < 0x7f)
+				e++;
+			outbuf_write(ob, (const char *)s, (size_t)(e - s));
+			s = e;
+			continue;
+		}
 		if (c < 0x20 || c == 0x7f) {
 			put_x2(ob, c);
 			n = 1;

@@ -19,11 +19,17 @@
 struct outbuf {
 	int fd;
 	int err;    /* first write error (-errno), 0 if none */
-	size_t len; /* bytes pending in buf */
+	size_t len; /* bytes pending in p */
+	size_t cap; /* size of p */
+	char *p;    /* buf, or a bigger buffer of the caller's */
 	char buf[OUTBUF_SIZE];
 };
 
 void outbuf_init(struct outbuf *ob, int fd);
+/* Buffer in MEM (CAP bytes, which outlive OB's use) instead of the
+ * built-in 4 KiB: fewer write(2) calls for a big report.  Call right
+ * after outbuf_init; MEM NULL keeps the built-in buffer. */
+void outbuf_use(struct outbuf *ob, char *mem, size_t cap);
 /* Write what is pending; 0 or the first error (-errno) since init. */
 int outbuf_flush(struct outbuf *ob);
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "arena.h"
 #include "families.h"
 #include "handle_table.h"
 #include "interpose.h"
@@ -61,18 +62,29 @@ vec_push(struct vec *v)
 struct leak_rec {
 	uintptr_t handle;
 	uint32_t created_stack;
-	unsigned family;
-	unsigned refcount;
-	uint32_t acq[MAX_ACQUIRE_STACKS]; /* unmatched acquires, newest last */
-	unsigned nacq;
+	uint32_t refcount;
+	uint8_t family;
+	uint32_t acq;           /* its unmatched acquires: 1 + index in
+				 * collect.acqs, 0 none */
+	uint8_t nacq;
 	bool indirect;
 };
 
+/* Unmatched acquires of one leak, newest last: kept aside (few leaks have
+ * any), so that a leak record is small (a million are sorted). */
+struct acq_set {
+	uint32_t s[MAX_ACQUIRE_STACKS];
+};
+
 struct collect {
-	struct vec leaks;
+	struct vec leaks;       /* mapped (arena), not malloc'ed */
+	struct vec acqs;
 	uint64_t mark;
 	bool oom;
-	uint32_t canon_key[4096], canon_val[4096];
+	/* Stack id -> the same without its thread word, 0 not known yet:
+	 * one word per id the depot had when the walk began (NULL: none). */
+	uint32_t *canon;
+	size_t ncanon;
 };
 
 /*
@@ -83,11 +95,11 @@ static uint32_t
 without_thread(struct collect *c, uint32_t id)
 {
 	const uintptr_t *pcs;
-	unsigned n, slot = (id * 2654435761u) >> 20;
+	unsigned n;
 	uint32_t canon;
 
-	if (c->canon_key[slot] == id && id)
-		return c->canon_val[slot];
+	if (id < c->ncanon && c->canon[id])
+		return c->canon[id];
 	n = depot_get(id, &pcs);
 	canon = id;
 	if (n && (pcs[n - 1] & DEPOT_TAG_MASK) == DEPOT_THREAD_TAG) {
@@ -99,9 +111,31 @@ without_thread(struct collect *c, uint32_t id)
 				canon = id;
 		}
 	}
-	c->canon_key[slot] = id;
-	c->canon_val[slot] = canon;
+	if (id < c->ncanon)
+		c->canon[id] = canon;
 	return canon;
+}
+
+/*
+ * The leak vector: a million records and more, so mapped with its pages
+ * committed at once (one system call, not a fault per page) and grown by
+ * mapping anew.
+ */
+static void *
+leak_push(struct vec *v)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 1024;
+		void *d = arena_map_populate(cap * v->elem);
+		if (!d)
+			return NULL;
+		if (v->n)
+			memcpy(d, v->data, v->n * v->elem);
+		arena_unmap(v->data, v->cap * v->elem);
+		v->data = d;
+		v->cap = cap;
+	}
+	return (char *)v->data + v->n++ * v->elem;
 }
 
 static void
@@ -109,6 +143,7 @@ collect_one(const struct ht_view *v, void *arg)
 {
 	struct collect *c = arg;
 	struct leak_rec *l;
+	struct acq_set acq;
 	uint32_t open[HT_MAX_HISTORY + 1];
 	unsigned nopen = 0, i;
 
@@ -116,7 +151,7 @@ collect_one(const struct ht_view *v, void *arg)
 		return;
 	if (c->mark && (int32_t)(v->info.seq - (uint32_t)c->mark) <= 0)
 		return;
-	l = vec_push(&c->leaks);
+	l = leak_push(&c->leaks);
 	if (!l) {
 		c->oom = true;
 		return;
@@ -162,7 +197,17 @@ collect_one(const struct ht_view *v, void *arg)
 	       l->nacq < l->refcount) {
 		uint32_t st = open[--nopen];
 		if (st)
-			l->acq[l->nacq++] = st;
+			acq.s[l->nacq++] = st;
+	}
+	if (l->nacq) {
+		struct acq_set *as = vec_push(&c->acqs);
+		if (as) {
+			*as = acq;
+			l->acq = (uint32_t)c->acqs.n;
+		} else {
+			l->nacq = 0;
+			c->oom = true;
+		}
 	}
 }
 
@@ -182,6 +227,59 @@ leak_cmp(const void *a, const void *b)
 	if (x->handle != y->handle)
 		return x->handle < y->handle ? -1 : 1;
 	return 0;
+}
+
+static int
+leak_cmp_at(const void *a, const void *b, void *arg)
+{
+	const struct leak_rec *l = arg;
+
+	return leak_cmp(&l[*(const uint32_t *)a], &l[*(const uint32_t *)b]);
+}
+
+/*
+ * The N leaks of L in leak_cmp's order, as indexes into L, or NULL (no
+ * memory): a counting sort on (indirect, creation stack), stack ids being
+ * small and dense, then each stack's few handles sorted.  A million leaks
+ * are never moved or compared as a whole.
+ */
+static uint32_t *
+leak_order(const struct leak_rec *l, size_t n)
+{
+	uint32_t maxid = 0, *order, *end;
+	size_t i, b, nb;
+
+	if (n > UINT32_MAX)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (l[i].created_stack > maxid)
+			maxid = l[i].created_stack;
+	nb = 2 * ((size_t)maxid + 1);
+	order = malloc(n * sizeof(*order));
+	end = calloc(nb + 1, sizeof(*end));
+	if (!order || !end) {
+		free(order);
+		free(end);
+		return NULL;
+	}
+#define BUCKET(x) \
+	((x)->indirect ? (size_t)maxid + 1 + (x)->created_stack : (x)->created_stack)
+	for (i = 0; i < n; i++)
+		end[BUCKET(&l[i]) + 1]++;
+	for (b = 1; b <= nb; b++)
+		end[b] += end[b - 1];
+	/* end[b] is where bucket b begins; after the scatter, where it ends. */
+	for (i = 0; i < n; i++)
+		order[end[BUCKET(&l[i])]++] = (uint32_t)i;
+#undef BUCKET
+	for (b = 0; b < nb; b++) {
+		size_t from = b ? end[b - 1] : 0;
+		if (end[b] - from > 1)
+			qsort_r(order + from, end[b] - from, sizeof(*order),
+				leak_cmp_at, (void *)l);
+	}
+	free(end);
+	return order;
 }
 
 static int
@@ -385,6 +483,7 @@ build_leaks(struct vec *groups, uint64_t mark, bool *incomplete)
 {
 	struct collect *cp = calloc(1, sizeof(*cp));
 	struct leak_rec *l;
+	uint32_t *order;
 	size_t i, j;
 
 	if (!cp) {
@@ -394,12 +493,26 @@ build_leaks(struct vec *groups, uint64_t mark, bool *incomplete)
 #define c (*cp)
 	c.leaks.elem = sizeof(struct leak_rec);
 	c.mark = mark;
+	c.acqs.elem = sizeof(struct acq_set);
+	/* Sized once: no copying as a million leaks are collected. */
+	c.leaks.cap = handle_table_live() + 64;
+	c.leaks.data = arena_map_populate(c.leaks.cap * c.leaks.elem);
+	if (!c.leaks.data)
+		c.leaks.cap = 0;
+	c.ncanon = depot_count() + 1;
+	c.canon = calloc(c.ncanon, sizeof(*c.canon));
+	if (!c.canon)
+		c.ncanon = 0;
 	handle_table_foreach(collect_one, &c);
+	free(c.canon);
 	if (c.oom)
 		*incomplete = true;
 	l = c.leaks.data;
-	if (c.leaks.n)
+	order = c.leaks.n ? leak_order(l, c.leaks.n) : NULL;
+	if (!order && c.leaks.n)
 		qsort(l, c.leaks.n, sizeof(*l), leak_cmp);
+	/* The I-th leak in order. */
+#define L(i) (order ? &l[order[i]] : &l[i])
 	for (i = 0; i < c.leaks.n; i = j) {
 		struct report_error *g = vec_push(groups);
 		size_t k, a;
@@ -409,14 +522,16 @@ build_leaks(struct vec *groups, uint64_t mark, bool *incomplete)
 		}
 		memset(g, 0, sizeof(*g));
 		g->kind = KIND_LEAK;
-		g->family = family_name(l[i].family);
-		g->refcount = l[i].refcount;
-		g->stack = l[i].created_stack;
-		g->indirect = l[i].indirect;
-		for (j = i; j < c.leaks.n && l[j].indirect == l[i].indirect &&
-			    l[j].created_stack == l[i].created_stack &&
-			    l[j].family == l[i].family &&
-			    l[j].refcount == l[i].refcount;
+		g->family = family_name(L(i)->family);
+		g->refcount = L(i)->refcount;
+		g->stack = L(i)->created_stack;
+		g->indirect = L(i)->indirect;
+		if (order && i + 16 < c.leaks.n)
+			__builtin_prefetch(&l[order[i + 16]]);
+		for (j = i; j < c.leaks.n && L(j)->indirect == L(i)->indirect &&
+			    L(j)->created_stack == L(i)->created_stack &&
+			    L(j)->family == L(i)->family &&
+			    L(j)->refcount == L(i)->refcount;
 		     j++)
 			;
 		g->count = j - i;
@@ -425,16 +540,17 @@ build_leaks(struct vec *groups, uint64_t mark, bool *incomplete)
 		g->handles = calloc(g->nhandles, sizeof(uintptr_t));
 		if (g->handles)
 			for (k = 0; k < g->nhandles; k++)
-				g->handles[k] = l[i + k].handle;
+				g->handles[k] = L(i + k)->handle;
 		else
 			g->nhandles = 0;
 		/* Unmatched acquires of the group, each stack once. */
 		g->acquire_stacks =
 			calloc(MAX_ACQUIRE_STACKS, sizeof(uint32_t));
 		for (k = i; g->acquire_stacks && k < j; k++) {
-			for (a = 0; a < l[k].nacq; a++) {
+			for (a = 0; a < L(k)->nacq; a++) {
 				size_t m;
-				uint32_t s = l[k].acq[a];
+				uint32_t s = ((struct acq_set *)c.acqs.data)
+						     [L(k)->acq - 1].s[a];
 				for (m = 0; m < g->nacquire_stacks; m++)
 					if (g->acquire_stacks[m] == s)
 						break;
@@ -445,7 +561,10 @@ build_leaks(struct vec *groups, uint64_t mark, bool *incomplete)
 			}
 		}
 	}
-	free(c.leaks.data);
+	free(order);
+#undef L
+	arena_unmap(c.leaks.data, c.leaks.cap * c.leaks.elem);
+	free(c.acqs.data);
 	free(cp);
 #undef c
 	/* Indirect only when some direct leak may hold them. */

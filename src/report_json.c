@@ -12,8 +12,13 @@
  * still readable with less.  Paths are kept as recorded, not made relative:
  * reports of processes with different working directories get merged.
  */
+#include <string.h>
+#include "arena.h"
 #include "outbuf.h"
 #include "report.h"
+
+/* A big report is written through this much buffer (fewer write(2)s). */
+#define BIG_OUTBUF (256 * 1024)
 
 static void
 key(struct outbuf *ob, const char *k)
@@ -178,9 +183,68 @@ put_frame(struct outbuf *ob, const struct report_frame *f)
 	outbuf_putc(ob, '}');
 }
 
+/*
+ * Rendered frames, remembered: a report of 10^5 stacks names a few
+ * hundred distinct frames, each rendered once.  Direct-mapped on the
+ * frame's fields, which are compared whole (the strings by pointer: one
+ * symbol's strings are shared by every frame that names it).
+ */
+#define FRAME_MEMO_SLOTS 1024
+#define FRAME_MEMO_TEXT 488
+
+struct frame_memo {
+	struct report_frame key;
+	unsigned len;          /* 0: empty */
+	char text[FRAME_MEMO_TEXT];
+};
+
+static bool
+same_frame(const struct report_frame *a, const struct report_frame *b)
+{
+	return a->python == b->python && a->pc == b->pc &&
+	       a->module == b->module && a->offset == b->offset &&
+	       a->function == b->function && a->file == b->file &&
+	       a->line == b->line;
+}
+
+static void
+put_frame_memo(struct outbuf *ob, const struct report_frame *f,
+	       struct frame_memo *memo)
+{
+	struct frame_memo *m;
+	struct outbuf tmp;
+	uint64_t h;
+
+	if (!memo) {
+		put_frame(ob, f);
+		return;
+	}
+	h = (uint64_t)f->pc ^ (uint64_t)(uintptr_t)f->function * 31 ^
+	    (uint64_t)(uintptr_t)f->file * 17 ^ f->line;
+	h *= 0x9e3779b97f4a7c15ull;
+	m = &memo[h >> 54]; /* 10 bits: FRAME_MEMO_SLOTS */
+	if (m->len && same_frame(&m->key, f)) {
+		outbuf_write(ob, m->text, m->len);
+		return;
+	}
+	/* Rendered apart (a frame is far below the 4 KiB buffer: no
+	 * flush, so fd -1 is never written to), then kept. */
+	outbuf_init(&tmp, -1);
+	put_frame(&tmp, f);
+	if (!tmp.err && tmp.len <= FRAME_MEMO_TEXT) {
+		m->key = *f;
+		m->len = (unsigned)tmp.len;
+		memcpy(m->text, tmp.p, tmp.len);
+	}
+	outbuf_write(ob, tmp.p, tmp.len);
+}
+
 static void
 put_stacks(struct outbuf *ob, const struct report *r)
 {
+	struct frame_memo *memo =
+		r->nstacks > 16 ? arena_map(FRAME_MEMO_SLOTS * sizeof(*memo))
+				: NULL;
 	bool first = true;
 	size_t i;
 	unsigned j;
@@ -200,11 +264,12 @@ put_stacks(struct outbuf *ob, const struct report *r)
 		outbuf_puts(ob, "\": [");
 		for (j = 0; s->frames && j < s->nframes; j++) {
 			outbuf_puts(ob, j ? ",\n      " : "\n      ");
-			put_frame(ob, &s->frames[j]);
+			put_frame_memo(ob, &s->frames[j], memo);
 		}
 		outbuf_puts(ob, j ? "\n    ]" : "]");
 	}
 	outbuf_puts(ob, first ? "},\n" : "\n  },\n");
+	arena_unmap(memo, FRAME_MEMO_SLOTS * sizeof(*memo));
 	/* The thread each stack was captured on, when known. */
 	outbuf_puts(ob, "  ");
 	key(ob, "stack_threads");
@@ -229,8 +294,11 @@ report_write_json(int fd, const struct report *r)
 {
 	struct outbuf ob;
 	size_t i;
+	int ret;
+	char *big = r->nerrors > 16 ? arena_map(BIG_OUTBUF) : NULL;
 
 	outbuf_init(&ob, fd);
+	outbuf_use(&ob, big, BIG_OUTBUF);
 	outbuf_puts(&ob, "{\n  ");
 	key(&ob, "schema");
 	outbuf_dec(&ob, REPORT_SCHEMA);
@@ -292,5 +360,7 @@ report_write_json(int fd, const struct report *r)
 	outbuf_puts(&ob, i ? "\n  ],\n" : "],\n");
 	put_stacks(&ob, r);
 	outbuf_puts(&ob, "}\n");
-	return outbuf_flush(&ob);
+	ret = outbuf_flush(&ob);
+	arena_unmap(big, BIG_OUTBUF);
+	return ret;
 }

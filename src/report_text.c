@@ -19,8 +19,13 @@
 #include <stdbool.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "outbuf.h"
 #include "report.h"
+
+/* A big report is written through this much buffer: a 65 MB report in
+ * 260 write(2) calls rather than 16,000. */
+#define BIG_OUTBUF (256 * 1024)
 
 struct text_ctx {
 	struct outbuf ob;
@@ -397,9 +402,11 @@ report_write_text(int fd, const struct report *r)
 	struct text_ctx c;
 	bool leaks = false;
 	size_t i;
-	int pass;
+	int pass, ret;
+	char *big = r->nerrors > 16 ? arena_map(BIG_OUTBUF) : NULL;
 
 	ctx_init(&c, fd, r);
+	outbuf_use(&c.ob, big, BIG_OUTBUF);
 	for (i = 0; i < r->nerrors; i++)
 		if (r->errors[i].kind == KIND_LEAK)
 			leaks = true;
@@ -433,5 +440,7 @@ report_write_text(int fd, const struct report *r)
 		outbuf_putc(&c.ob, '\n');
 	}
 	put_summary(&c);
-	return outbuf_flush(&c.ob);
+	ret = outbuf_flush(&c.ob);
+	arena_unmap(big, BIG_OUTBUF);
+	return ret;
 }

@@ -435,7 +435,8 @@ parse_family(const struct spec *s, const struct tok *t, struct spec_rule *r,
 	return 0;
 }
 
-/* The optional parts after the handle: a condition and family=. */
+/* The optional parts after the handle, in any order: a condition,
+ * family= and (on a release) the flag `idempotent`. */
 static int
 parse_options(const struct spec *s, struct cursor *c, struct spec_rule *r,
               struct new_families *nf, struct spec_err *err)
@@ -454,6 +455,16 @@ parse_options(const struct spec *s, struct cursor *c, struct spec_rule *r,
 				return fail(s, err, t.col, "duplicate family=");
 			have_family = true;
 			rc = parse_family(s, &t, r, nf, err);
+		} else if (tok_is(&t, "idempotent")) {
+			if (r->idempotent)
+				return fail(s, err, t.col,
+				            "duplicate idempotent");
+			if (r->role != ROLE_RELEASE)
+				return fail(
+				        s, err, t.col,
+				        "'idempotent' applies to a release only (a release of a handle that is not live is then the library's no-op)");
+			r->idempotent = 1;
+			rc = 0;
 		} else if (id == 3 && tok_starts(&t, "ret") &&
 		           (t.len == 3 || strchr("=!<>", t.p[3]))) {
 			if (have_cond)

@@ -28,6 +28,9 @@ struct spec_rule {
 	unsigned family;       /* create: family id (0: none) */
 	uint64_t accept;       /* other roles: bit i = family id i accepted;
 				  0 = any family */
+	int idempotent;        /* release: releasing a handle that is not
+				  live (never created, or already released)
+				  is the library's no-op, not an error */
 	unsigned lib;          /* index into spec.libs */
 	const char *file;      /* spec file the rule came from */
 	unsigned line;

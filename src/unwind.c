@@ -93,8 +93,10 @@ unwind_init(void)
 	if (p_getcontext && p_init_local && p_step && p_get_reg &&
 	    p_is_signal_frame)
 		caches = arena_map(CACHE_THREADS * sizeof(struct thread_cache));
-	/* Warm both paths up: libunwind's lazy set-up happens here. */
-	unwind_capture_slow(warm, 8, 0);
+	/* Warm the path in use up: libunwind's lazy set-up happens here.
+	 * Not unw_backtrace when the cursor path is in use: its first call
+	 * on a thread maps and fills a 256 KiB trace cache (issue 6, W1
+	 * peak RSS); unwind_capture falls back to it when it is the one. */
 	unwind_capture(warm, 8, 0);
 	return 0;
 }

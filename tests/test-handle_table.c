@@ -283,11 +283,226 @@ START_TEST(no_memory_is_counted)
 }
 END_TEST
 
+/* ---- the layout: index over records, quarantine ring ---- */
+
+/* An assertion for loops of many thousand checks: check records every
+ * ck_assert it passes (a write each), this only the ones that fail. */
+#define CHECK(x)                                                         \
+	do {                                                             \
+		if (!(x))                                                \
+			ck_abort_msg("%s:%d: %s", __FILE__, __LINE__, #x); \
+	} while (0)
+#define CHECK_EQ(a, b) CHECK((a) == (b))
+#define CHECK_LE(a, b) CHECK((a) <= (b))
+
+/* The table's hash (a bijection) and its inverse: keys whose hashes are
+ * chosen, to build probe chains on purpose. */
+static uint64_t
+inv_mul(uint64_t a)
+{
+	uint64_t x = a; /* Newton: x = x * (2 - a * x), 6 steps for 64 bits */
+	int i;
+
+	for (i = 0; i < 6; i++)
+		x *= 2 - a * x;
+	return x;
+}
+
+static uintptr_t
+key_with_hash(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= inv_mul(0xc4ceb9fe1a85ec53ull);
+	h ^= h >> 33;
+	h *= inv_mul(0xff51afd7ed558ccdull);
+	h ^= h >> 33;
+	return (uintptr_t)h;
+}
+
+START_TEST(long_chains_and_deletion)
+{
+	/* 600 keys of one shard with one home slot: a probe chain longer
+	 * than the slots' distance field (255), deleted from the middle. */
+	enum { N = 600 };
+	static uintptr_t k[N];
+	struct ht_info info;
+	struct count c = { 0, 0 };
+	unsigned i;
+
+	for (i = 0; i < N; i++) {
+		k[i] = key_with_hash(((uint64_t)(i + 1) << 24) | 0x2a5);
+		CHECK_EQ(handle_table_create(k[i], 1, i + 1, i + 1,
+						     NULL), HT_OK);
+	}
+	for (i = 0; i < N; i++) {
+		CHECK_EQ(handle_table_lookup(k[i], &info), HT_OK);
+		CHECK_EQ(info.created_stack, i + 1);
+	}
+	for (i = 0; i < N; i += 3)
+		release(k[i], 1000 + i);
+	for (i = 0; i < N; i++) {
+		enum ht_status st = handle_table_lookup(k[i], &info);
+		if (i % 3 == 0) {
+			CHECK(st == HT_DEAD || st == HT_UNKNOWN);
+		} else {
+			CHECK_EQ(st, HT_OK);
+			CHECK_EQ(info.seq, i + 1);
+		}
+	}
+	/* Back to life (records reused from the free list). */
+	for (i = 0; i < N; i += 3)
+		CHECK_EQ(handle_table_create(k[i], 2, 5000 + i, 7, NULL),
+				 HT_OK);
+	for (i = 0; i < N; i += 3) {
+		CHECK_EQ(handle_table_lookup(k[i], &info), HT_OK);
+		CHECK_EQ(info.seq, 5000 + i);
+		CHECK_EQ(info.family, 2);
+	}
+	handle_table_foreach(count_view, &c);
+	CHECK_EQ(c.n, N);
+	CHECK_EQ(handle_table_live(), N);
+}
+END_TEST
+
+/* A plain model: random handles (high bits too) in all 64 shards,
+ * created, acquired, released at random, through growth and reuse. */
+START_TEST(random_against_model)
+{
+	enum { SPACE = 20000, NOPS = 200000 };
+	static uint32_t rc[SPACE], created[SPACE], acq_last[SPACE];
+	static bool ever[SPACE];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	struct count c = { 0, 0 };
+	size_t live = 0, i;
+	struct ht_info info;
+
+	handle_table_reset();
+	CHECK_EQ(handle_table_init(1u << 20, 8), 0);
+	memset(rc, 0, sizeof(rc));
+	memset(ever, 0, sizeof(ever));
+	for (i = 0; i < NOPS; i++) {
+		unsigned k, op;
+		uintptr_t h;
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		k = (unsigned)(x % SPACE);
+		op = (unsigned)((x >> 32) % 4);
+		h = ((uintptr_t)k * 0x9e3779b97f4a7c15ull) | 8;
+		if (!rc[k] || op == 0) {
+			enum ht_status st = handle_table_create(
+				h, 1 + k % 60, (uint32_t)i, 1 + k, &info);
+			if (rc[k]) {
+				CHECK_EQ(st, HT_LIVE);
+				acq_last[k] = 1 + k;
+			} else {
+				CHECK_EQ(st, HT_OK);
+				created[k] = 1 + k;
+				acq_last[k] = 0;
+				live++;
+			}
+			rc[k]++;
+			ever[k] = true;
+		} else if (op == 1) {
+			CHECK_EQ(handle_table_acquire(h, 7 + k, &info),
+					 HT_OK);
+			CHECK_EQ(info.refcount, rc[k]);
+			acq_last[k] = 7 + k;
+			rc[k]++;
+		} else {
+			CHECK_EQ(handle_table_release(h, 9, &info),
+					 HT_OK);
+			CHECK_EQ(info.refcount, rc[k]);
+			if (--rc[k] == 0)
+				live--;
+		}
+		if (i % 256 == 0)
+			CHECK_EQ(handle_table_live(), live);
+	}
+	CHECK_EQ(handle_table_live(), live);
+	for (i = 0; i < SPACE; i++) {
+		uintptr_t h = ((uintptr_t)i * 0x9e3779b97f4a7c15ull) | 8;
+		enum ht_status st = handle_table_lookup(h, &info);
+		if (rc[i]) {
+			CHECK_EQ(st, HT_OK);
+			CHECK_EQ(info.refcount, rc[i]);
+			CHECK_EQ(info.created_stack, created[i]);
+			CHECK_EQ(info.family, 1 + i % 60);
+			CHECK_EQ(info.last_acquire_stack, acq_last[i]);
+		} else if (ever[i]) {
+			/* The quarantine holds a million: nothing forgotten. */
+			CHECK_EQ(st, HT_DEAD);
+			CHECK_EQ(info.created_stack, created[i]);
+			CHECK_EQ(info.last_release_stack, 9);
+		} else {
+			CHECK_EQ(st, HT_UNKNOWN);
+		}
+	}
+	handle_table_foreach(count_view, &c);
+	CHECK_EQ(c.n, live);
+	CHECK_EQ(handle_table_dropped(), 0);
+}
+END_TEST
+
+START_TEST(reused_address_keeps_the_ring)
+{
+	/* 16 ring records per shard.  One address freed and reused over and
+	 * over (malloc's way) leaves the ring each time it comes back, so it
+	 * never pushes older released handles out. */
+	struct ht_info info;
+	uintptr_t i;
+	size_t before;
+
+	for (i = 1; i <= 256; i++) {
+		handle_table_create(i * 64, 0, (uint32_t)i, 1, NULL);
+		release(i * 64, 2);
+	}
+	before = handle_table_bytes();
+	for (i = 0; i < 20000; i++) {
+		CHECK_EQ(handle_table_create(0x777770, 0, (uint32_t)i,
+						     3, NULL), HT_OK);
+		release(0x777770, 4);
+	}
+	for (i = 1; i <= 256; i++)
+		CHECK_EQ(handle_table_lookup(i * 64, &info), HT_DEAD);
+	CHECK_EQ(handle_table_lookup(0x777770, &info), HT_DEAD);
+	CHECK_EQ(info.last_release_stack, 4);
+	CHECK_EQ(handle_table_bytes(), before);
+}
+END_TEST
+
+START_TEST(memory_per_handle)
+{
+	/* 100,000 live handles: records and index, at most 32 bytes each
+	 * (20-byte records, 4-byte slots at 3/8 to 3/4 load). */
+	uintptr_t i;
+
+	for (i = 1; i <= 100000; i++)
+		handle_table_create(i * 48, 0, (uint32_t)i, 1, NULL);
+	CHECK_LE(handle_table_bytes(), 100000 * 32);
+	/* Released and created again (the same addresses, so the same
+	 * shards): records come from the free list, nothing grows. */
+	for (i = 1; i <= 100000; i += 2)
+		release(i * 48, 2);
+	{
+		size_t before = handle_table_bytes();
+		for (i = 1; i <= 100000; i += 2)
+			CHECK_EQ(handle_table_create(i * 48, 0,
+							     (uint32_t)i, 1,
+							     NULL),
+					 HT_OK);
+		CHECK_EQ(handle_table_bytes(), before);
+		CHECK_EQ(handle_table_live(), 100000);
+	}
+}
+END_TEST
+
 UNIT_SUITE(handle_table_suite)
 {
 	Suite *s = suite_create("handle_table");
 	TCase *tc = tcase_create("life");
 	TCase *tt = tcase_create("threads");
+	TCase *tl = tcase_create("layout");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, create_release_quarantine);
@@ -300,6 +515,13 @@ UNIT_SUITE(handle_table_suite)
 	tcase_add_test(tc, history_ring);
 	tcase_add_test(tc, no_memory_is_counted);
 	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(tl, setup, teardown);
+	tcase_set_timeout(tl, 60);
+	tcase_add_test(tl, long_chains_and_deletion);
+	tcase_add_test(tl, random_against_model);
+	tcase_add_test(tl, reused_address_keeps_the_ring);
+	tcase_add_test(tl, memory_per_handle);
+	suite_add_tcase(s, tl);
 	tcase_add_checked_fixture(tt, setup, teardown);
 	tcase_set_timeout(tt, 60);
 	tcase_add_test(tt, threads_exact_counts);

@@ -206,6 +206,19 @@ static const struct {
 	{ "create f ret xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 	  14,
 	  "expected a condition like ret==0 or family=NAME, got 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'" },
+	{ "use f arg0 idempotent", 12,
+	  "'idempotent' applies to a release only (a release of a handle that is not live is then the library's no-op)" },
+	{ "create f ret ret!=null idempotent", 24,
+	  "'idempotent' applies to a release only (a release of a handle that is not live is then the library's no-op)" },
+	{ "acquire f arg0 family=dog idempotent", 27,
+	  "'idempotent' applies to a release only (a release of a handle that is not live is then the library's no-op)" },
+	{ "release f arg0 idempotent idempotent", 27, "duplicate idempotent" },
+	{ "release f arg0 Idempotent", 16,
+	  "expected a condition like ret==0 or family=NAME, got 'Idempotent'" },
+	{ "release f arg0 idempotent=1", 16,
+	  "unknown option 'idempotent' (expected family=NAME)" },
+	{ "release f arg0 idempotentx", 16,
+	  "expected a condition like ret==0 or family=NAME, got 'idempotentx'" },
 	/* a new family in a line that then fails must not be kept */
 	{ "release f arg0 family=newfam ret<", 34,
 	  "expected an integer or null after 'ret<', got nothing" },
@@ -371,6 +384,88 @@ START_TEST(test_good_line)
 	} else {
 		ck_assert_uint_eq(r->family, 0);
 		ck_assert(r->accept == accept);
+	}
+}
+END_TEST
+
+/* `idempotent` anywhere among a release's options; only there. */
+START_TEST(test_idempotent)
+{
+	static const struct {
+		const char *line;
+		int idempotent;
+		enum spec_cond cond;
+		const char *family;
+	} lines[] = {
+		{ "release lzma_end arg0 idempotent", 1, COND_NONE, NULL },
+		{ "release lzma_end arg0 family=lzma_stream idempotent", 1,
+		  COND_NONE, "lzma_stream" },
+		{ "release f arg0 idempotent ret==0 family=bz", 1, COND_EQ,
+		  "bz" },
+		{ "release f arg0 ret==0 idempotent   # no-op when not live", 1,
+		  COND_EQ, NULL },
+		{ "release\tf\targ0\tidempotent\r", 1, COND_NONE, NULL },
+		{ "release f arg0 family=bz", 0, COND_NONE, "bz" },
+		{ "release f arg0 # idempotent", 0, COND_NONE, NULL },
+	};
+	size_t i;
+
+	for (i = 0; i < N_ELEMS(lines); i++) {
+		const struct spec_rule *r;
+
+		ck_assert_msg(spec_parse_line(&s, lines[i].line, &err) == 0,
+		              "'%s': col %u: %s", lines[i].line, err.col,
+		              err.msg);
+		ck_assert_uint_eq(s.nrules, i + 1);
+		r = &s.rules[i];
+		ck_assert_int_eq(r->role, ROLE_RELEASE);
+		ck_assert_int_eq(r->pos, POS_ARG);
+		ck_assert_int_eq(r->idempotent, lines[i].idempotent);
+		ck_assert_int_eq(r->cond, lines[i].cond);
+		if (lines[i].family)
+			ck_assert(r->accept ==
+			          1ULL << spec_family_id(&s, lines[i].family));
+		else
+			ck_assert(r->accept == 0);
+	}
+	/* Other roles never carry the flag. */
+	ck_assert_int_eq(spec_parse_line(&s, "create c ret family=bz", &err),
+	                 0);
+	ck_assert_int_eq(s.rules[s.nrules - 1].idempotent, 0);
+}
+END_TEST
+
+/* The bundled profiles mark the Ends that are no-ops on a dead stream. */
+START_TEST(test_idempotent_profiles)
+{
+	static const struct {
+		const char *profile, *func;
+		int idempotent;
+	} want[] = {
+		{ "bz2", "BZ2_bzCompressEnd", 1 },
+		{ "bz2", "BZ2_bzDecompressEnd", 1 },
+		{ "bz2", "BZ2_bzclose", 0 },
+		{ "lzma", "lzma_end", 1 },
+		{ "zlib", "deflateEnd", 0 },
+	};
+	size_t i, j;
+
+	for (i = 0; i < N_ELEMS(want); i++) {
+		struct spec p;
+		const struct spec_rule *r = NULL;
+
+		spec_init(&p);
+		ck_assert_msg(spec_load_list(&p, want[i].profile,
+		                             SRCDIR "/../profiles", &err) == 0,
+		              "%s: %s", want[i].profile, err.msg);
+		for (j = 0; j < p.nrules; j++)
+			if (!strcmp(p.rules[j].func, want[i].func))
+				r = &p.rules[j];
+		ck_assert_msg(r != NULL, "%s not in %s", want[i].func,
+		              want[i].profile);
+		ck_assert_int_eq(r->role, ROLE_RELEASE);
+		ck_assert_int_eq(r->idempotent, want[i].idempotent);
+		spec_free(&p);
 	}
 }
 END_TEST
@@ -891,6 +986,8 @@ UNIT_SUITE(spec_suite)
 	tcase_add_test(tc, test_blank_lines);
 	tcase_add_test(tc, test_libraries);
 	tcase_add_test(tc, test_family_ids);
+	tcase_add_test(tc, test_idempotent);
+	tcase_add_test(tc, test_idempotent_profiles);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("files");

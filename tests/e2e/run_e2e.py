@@ -237,6 +237,40 @@ def plugin_case(mode, tmp):
                                                       "create_dog(\"plugged\")"))
 
 
+def group_case(mode, tmp):
+    """libzoo_user.so calls libzoo through its own GOT.  With both libraries
+    in one spec file they are one unit, like libssl and libcrypto in the
+    openssl profile: those calls are internal (no handle is created, the
+    dog it leaks is the library's business).  With libzoo_user in a file of
+    its own it is a client like the program: its leak is reported."""
+    user = os.path.join(BUILD, "libzoo_user.so")
+    with open(SPEC) as f:
+        zoo = f.read()
+    if mode == "same-file":
+        spec = os.path.join(tmp, "zoo_and_user.spec")
+        with open(spec, "w") as f:
+            f.write(zoo + "\nlibrary  libzoo_user.so*\n")
+    else:
+        spec = os.path.join(tmp, "user.spec")
+        with open(spec, "w") as f:
+            f.write("library  libzoo_user.so*\n")
+        spec = SPEC + "," + spec
+    p = run([os.path.join(BUILD, "zoo_plugin"), "leak", user], spec=spec,
+            tmp=tmp)
+    check("walk=1" in p.stdout, "plugin ran", p)
+    if mode == "same-file":
+        check(p.returncode == 0, "calls between one file's libraries are "
+              "internal: nothing to report", p)
+        check("ERROR" not in p.stderr, "no error", p)
+        r = one_report(tmp, p)
+        c = r["counters"]
+        check(c["created"] == 0 and c["live"] == 0 and r["errors"] == [],
+              "libzoo_user's create_dog created nothing: %r" % c, p)
+    else:
+        leak(p, tmp, where="zoo_user.c:%d" % line_of("zoo_user.c",
+                                                      "create_dog(\"plugged\")"))
+
+
 def abi_case(which, tmp):
     prog = [os.path.join(BUILD, "zoo_abi")]
     bare = run(prog, preload=False)
@@ -360,6 +394,8 @@ def main():
             plugin_case(mode, tmp)
         elif CASE == "other-release":
             plugin_case("other", tmp)
+        elif kind == "group":
+            group_case(mode, tmp)
         elif kind == "abi":
             abi_case(mode, tmp)
         elif kind in ("ctypes", "cffi"):

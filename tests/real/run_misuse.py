@@ -9,7 +9,9 @@ JSON report: the error's kind and function, its family, and that each of
 its stacks reaches the Python line marked in misuse_PROFILE.py (CREATE,
 RELEASE, AGAIN, USE).  Scenarios: leak (a handle left open and os._exit),
 double (a double close or free), uaf (a use after close), family (a
-handle passed to a function of another family).  Exit 77 (skipped) when
+handle passed to a function of another family), idempotent (releases the
+profile marks `idempotent` on a handle that is not live: forwarded to the
+library and not reported; the run must be clean).  Exit 77 (skipped) when
 the library is not installed.
 """
 import json
@@ -34,10 +36,11 @@ EXPECT = {
     "zlib": {"double": ("double_release", "deflateEnd", "deflate"),
              "uaf": ("use_after_release", "deflate", "deflate"),
              "leak": ("leak", "deflateInit_", "deflate")},
-    "bz2": {"double": ("double_release", "BZ2_bzCompressEnd", "bz_compress"),
+    "bz2": {"double": ("double_release", "BZ2_bzclose", "bzfile"),
             "uaf": ("use_after_release", "BZ2_bzCompress", "bz_compress"),
-            "leak": ("leak", "BZ2_bzCompressInit", "bz_compress")},
-    "lzma": {"double": ("double_release", "lzma_end", "lzma_stream"),
+            "leak": ("leak", "BZ2_bzCompressInit", "bz_compress"),
+            "idempotent": (None, None, None)},
+    "lzma": {"idempotent": (None, None, None),
              "uaf": ("use_after_release", "lzma_code", "lzma_stream"),
              "leak": ("leak", "lzma_easy_encoder", "lzma_stream")},
     "expat": {"double": ("double_release", "XML_ParserFree", "XML_Parser"),
@@ -91,6 +94,25 @@ def reaches(r, stack_id, line, p):
          % (stack_id, os.path.basename(PROG), line, json.dumps(frames)), p)
 
 
+def clean(r, p):
+    """A scenario that must raise nothing: exit 0, no error or warning,
+    every handle created released."""
+    if p.returncode != 0:
+        fail("exit status %d, expected 0 (nothing to report)"
+             % p.returncode, p)
+    if "refsan:" in p.stderr:
+        fail("refsan printed something on a clean run", p)
+    if r["errors"] or r.get("suppressed"):
+        fail("expected no error, got %s"
+             % [(e["kind"], e.get("function")) for e in r["errors"]], p)
+    c = r["counters"]
+    if c["created"] < 1 or c["live"] != 0 or \
+            c["created"] + c["acquired"] != c["released"]:
+        fail("counters %r" % c, p)
+    print("ok: misuse %s %s: clean, %d created, %d released"
+          % (PROFILE, SCENARIO, c["created"], c["released"]))
+
+
 def main():
     kind, function, family = EXPECT[PROFILE][SCENARIO]
     with tempfile.TemporaryDirectory(prefix="refsan-misuse-") as tmp:
@@ -116,6 +138,9 @@ def main():
                     os.listdir(tmp)), p)
         with open(path) as f:
             r = json.load(f)
+    if kind is None:
+        clean(r, p)
+        return
     if p.returncode != 23:
         fail("exit status %d, expected 23 (errors found)" % p.returncode, p)
     if "ERROR: refsan:" not in p.stderr:

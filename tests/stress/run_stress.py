@@ -111,6 +111,11 @@ def main():
         if MODE in ("dlopen", "reload"):
             check(main_m["dl_rounds"] > 0 and main_m["copy_rounds"] > 0,
                   "libzoo reopened and its copy reloaded", p)
+        if MODE == "reload":
+            # More loads than the pool of trampolines lasts without
+            # recycling (about 1,300).
+            check(main_m["copy_rounds"] >= 2000,
+                  "the copy reloaded at least 2000 times", p)
         if MODE == "signal":
             check(main_m["signals"] > 0, "signals sent", p)
             logs = glob.glob(os.path.join(tmp, "log.*"))

@@ -14,9 +14,10 @@
  * then leaves CHILD_LEAKS of its own handles and some of its parent's);
  * dlopen (calls through dlsym, while a thread dlopens and dlcloses libzoo
  * and loads, calls and unloads a second copy of it, COPY_OF_LIBZOO, at
- * most COPY_ROUNDS times); reload (the same, the copy without a limit:
- * each load at a new address takes new trampolines from refsan's fixed
- * pool, so this one fails until unloaded libraries' are recycled);
+ * most COPY_ROUNDS times); reload (the same, the copy without a limit and
+ * at least RELOAD_ROUNDS times: each load at a new address needs
+ * trampolines, and the pool of 4096 lasts about 1,300 loads unless
+ * unloaded libraries' are recycled);
  * signal (a thread sends SIGUSR1, the report_signal, at random).
  *
  * At the end exactly LEAKS handles stay live.  Printed on stdout, for the
@@ -43,6 +44,7 @@
 #define CHILD_LEAKS 5
 #define MAX_REFS 4
 #define COPY_ROUNDS 200
+#define RELOAD_ROUNDS 2000
 
 enum slot_kind { EMPTY, DOG, CAGE };
 
@@ -80,7 +82,7 @@ static atomic_int child_failed;
 static pid_t child_pid;
 static struct counts extra; /* the dlopen thread's own calls */
 static unsigned long dl_rounds, copy_rounds, signals_sent;
-static unsigned long copy_max = (unsigned long)-1;
+static unsigned long copy_max = (unsigned long)-1, copy_min;
 
 static uint64_t
 rnd(uint64_t *s)
@@ -305,7 +307,8 @@ static void *
 dl_thread(void *arg)
 {
 	(void)arg;
-	while (atomic_load(&workers_done) < (int)nthreads) {
+	while (atomic_load(&workers_done) < (int)nthreads ||
+	       (copy_path && copy_rounds < copy_min)) {
 		void *h = dlopen("libzoo.so.1", RTLD_NOW | RTLD_LOCAL);
 		struct dog *(*cd)(const char *);
 		void (*rel)(void *);
@@ -415,6 +418,8 @@ main(int argc, char **argv)
 	api.live_count = zoo_live_count;
 	if (strcmp(mode, "dlopen") == 0)
 		copy_max = COPY_ROUNDS;
+	if (strcmp(mode, "reload") == 0)
+		copy_min = RELOAD_ROUNDS;
 	if (strcmp(mode, "dlopen") == 0 || strcmp(mode, "reload") == 0)
 		use_dlsym();
 	for (unsigned i = 0; i < POOL; i++)
