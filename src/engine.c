@@ -43,13 +43,17 @@ engine_thread_id_slow(void)
  * every create that happens after a checkpoint gets a number above it.
  */
 #define SEQ_BLOCK 256
-static __thread uint64_t seq_next, seq_end;
-static __thread uint32_t seq_gen_seen;
+/* initial-exec: the shim is preloaded (static TLS), and the default
+ * global-dynamic model costs a __tls_get_addr call per access. */
+static __thread uint64_t seq_next __attribute__((tls_model("initial-exec")));
+static __thread uint64_t seq_end __attribute__((tls_model("initial-exec")));
+static __thread uint32_t seq_gen_seen
+	__attribute__((tls_model("initial-exec")));
 /* Live handles: each thread batches its changes to the shared counter
  * (flushing whenever the peak may move), so the peak stays exact for one
  * thread and within a few dozen per thread otherwise. */
 #define LIVE_BATCH 64
-static __thread int64_t live_delta;
+static __thread int64_t live_delta __attribute__((tls_model("initial-exec")));
 
 static struct {
 	_Atomic uint64_t seq __attribute__((aligned(64)));

@@ -72,6 +72,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "arch/trampoline.h"
+#include "capture.h"
 #include "engine.h"
 #include "guard.h"
 #include "init.h"
@@ -88,8 +89,6 @@
 #define NAME_STORE (256 * 1024) /* copies of hooked names (survive dlclose) */
 #define MAX_OBJS 2048           /* loaded objects tracked by a scan */
 #define SHADOW_MAX 256          /* pending hijacked calls per thread */
-#define CAPTURE_MAX 256         /* frames looked at per capture */
-#define CAPTURE_SLACK 16        /* refsan's own frames above the trampoline */
 #define MAX_WARN_RULES 4096
 
 /*
@@ -879,41 +878,9 @@ static uint32_t
 capture_hook(struct engine_call *c)
 {
 	const struct hook *h = c->capture_arg;
-	uintptr_t raw[CAPTURE_MAX], pcs[CAPTURE_MAX + 1];
-	unsigned depth = refsan_opts.stack_depth, n, i, k = 0, want;
-	struct unwind_memo *memo = NULL;
-	uint32_t id;
 
-	if (depth > CAPTURE_MAX)
-		depth = CAPTURE_MAX;
-	pcs[k++] = h->real | DEPOT_EXACT_TAG; /* an entry, not a return */
-	if (depth > 1) {
-		want = depth + CAPTURE_SLACK;
-		if (want > CAPTURE_MAX)
-			want = CAPTURE_MAX;
-		n = unwind_capture_memo(raw, want, 0, &memo);
-		/* The same native stack into the same function as last time:
-		 * the same id, unless Python frames may differ. */
-		if (memo && memo->key == h->real && memo->id)
-			return memo->id;
-		for (i = 0; i < n && !tramp_is_code(raw[i]); i++)
-			;
-		for (i++; i < n && k < depth; i++)
-			pcs[k++] = raw[i];
-		if (refsan_opts.python_frames)
-			k = pyframes_splice(pcs, k, depth);
-	}
-	pcs[k++] = DEPOT_THREAD_TAG | (uintptr_t)(unsigned)engine_thread_id();
-	id = depot_put(pcs, k);
-	if (memo) {
-		for (i = 0; i < k && !depot_word_is_python(pcs[i]); i++)
-			;
-		if (i == k) {
-			memo->key = h->real;
-			memo->id = id;
-		}
-	}
-	return id;
+	return capture_hooked(h->real, (uintptr_t)tramp_text_start,
+	                      (uintptr_t)tramp_text_end);
 }
 
 static void

@@ -885,26 +885,66 @@ first_frame(uintptr_t ts)
 	return ptr_ok(cf) ? rd_ptr(cf + lay.cf_current) : 0;
 }
 
-/* Append frame F's id to OUT (when it is a started Python frame). */
+/*
+ * The fingerprint of a splice: every value the splice read from the
+ * interpreter's memory that its result depends on, in order.  Two splices
+ * of the same native frames that read the same values write the same
+ * frames, so a memo keyed by the native stack and these words is exact (as
+ * exact as the frame-id cache, which trusts the same pointers).  A dry run
+ * (pyframes_fingerprint) reads them without interning anything.
+ */
+static inline void
+fp_add(struct pf_fp *fp, uintptr_t v)
+{
+	if (!fp)
+		return;
+	if (fp->n < PF_FP_WORDS)
+		fp->w[fp->n++] = v;
+	else
+		fp->incomplete = true;
+}
+
+/* Append frame F's id to OUT (when it is a started Python frame); with
+ * DRY, only count it. */
 static void
 emit_frame(struct pf_store *s, uintptr_t f, int owner, uintptr_t *out,
-           unsigned *k)
+           unsigned *k, struct pf_fp *fp, bool dry)
 {
 	uintptr_t code = rd_ptr(f + lay.fr_code), instr;
 	int64_t off;
+	int32_t first_traceable = 0;
 	uint32_t id;
 
+	fp_add(fp, code);
 	if (!obj_is(code, type_code))
 		return;
 	instr = rd_ptr(f + lay.fr_instr);
 	off = ((int64_t)instr - (int64_t)(code + lay.co_code)) / 2;
+	if (lay.co_firsttraceable != NO_FIELD)
+		first_traceable = rd_i32(code + lay.co_firsttraceable);
+	if (fp) {
+		/* What frame_id reads: a new code object at a freed one's
+		 * address differs in these. */
+		fp_add(fp, instr);
+		fp_add(fp, rd_ptr(code + lay.co_qualname));
+		fp_add(fp, rd_ptr(code + lay.co_filename));
+		fp_add(fp, rd_ptr(code + lay.co_linetable));
+		fp_add(fp, (uint32_t)rd_i32(code + lay.co_firstlineno) |
+		                   (uintptr_t)(uint32_t)first_traceable << 32);
+	}
 	/* A frame pushed but not started yet (_PyFrame_IsIncomplete). */
 	if (lay.co_firsttraceable != NO_FIELD && owner != lay.owner_generator &&
-	    off < rd_i32(code + lay.co_firsttraceable))
+	    off < first_traceable)
 		return;
+	if (dry) {
+		(*k)++;
+		return;
+	}
 	id = frame_id(s, code, off);
 	if (id)
 		out[(*k)++] = DEPOT_PY_TAG | id;
+	else if (fp)
+		fp->incomplete = true; /* a dry run would count it */
 }
 
 /*
@@ -912,10 +952,11 @@ emit_frame(struct pf_store *s, uintptr_t f, int owner, uintptr_t *out,
  * *FP (or, with ALL, the whole rest of the chain); *FP moves past them.
  */
 static void
-emit_group(struct pf_store *s, uintptr_t *fp, bool all, uintptr_t *out,
-           unsigned *k, unsigned max, unsigned *budget)
+emit_group(struct pf_store *s, uintptr_t *fpp, bool all, uintptr_t *out,
+           unsigned *k, unsigned max, unsigned *budget, struct pf_fp *fp,
+           bool dry)
 {
-	uintptr_t f = *fp;
+	uintptr_t f = *fpp;
 
 	while (f && *k < max) {
 		uintptr_t next;
@@ -923,12 +964,18 @@ emit_group(struct pf_store *s, uintptr_t *fp, bool all, uintptr_t *out,
 		bool entry = false;
 
 		if (!ptr_ok(f) || !*budget) {
+			fp_add(fp, 1);
 			f = 0;
 			break;
 		}
 		(*budget)--;
 		owner = rd_u8(f + lay.fr_owner);
 		next = rd_ptr(f + lay.fr_previous);
+		if (lay.fr_is_entry != NO_FIELD)
+			entry = rd_u8(f + lay.fr_is_entry) != 0;
+		fp_add(fp, 2 | (uintptr_t)(owner & 0xff) << 8 |
+		                   (uintptr_t)entry << 16 |
+		                   (uintptr_t)(next != 0) << 17);
 		if (owner == lay.owner_cstack) {
 			/* The marker an activation pushes below its frames. */
 			f = next;
@@ -936,48 +983,63 @@ emit_group(struct pf_store *s, uintptr_t *fp, bool all, uintptr_t *out,
 				continue;
 			break;
 		}
-		emit_frame(s, f, owner, out, k);
-		if (lay.fr_is_entry != NO_FIELD)
-			entry = rd_u8(f + lay.fr_is_entry) != 0;
+		emit_frame(s, f, owner, out, k, fp, dry);
 		f = next;
 		if (entry && !all)
 			break;
 	}
-	*fp = f;
+	*fpp = f;
 }
 
-unsigned
-pyframes_splice(uintptr_t *pcs, unsigned n, unsigned max)
+/*
+ * The splice proper, over the native frames LEAD words (never the eval
+ * loop's) then SRC[0..N), into OUT (unless DRY); returns the count.
+ */
+static unsigned
+splice_walk(const uintptr_t *src, unsigned n, unsigned lead, unsigned max,
+            uintptr_t *out, struct pf_fp *fp, bool dry)
 {
-	uintptr_t src[256], frame;
-	unsigned i, k = 0, last = n, budget = WALK_BUDGET;
-	struct pf_store *s;
+	uintptr_t frame;
+	unsigned i, k = lead, last = n, budget = WALK_BUDGET;
+	struct pf_store *s = NULL;
 	int st;
 
-	if (!refsan_opts.python_frames || n == 0)
-		return n;
+	if (fp) {
+		fp->n = 0;
+		fp->incomplete = false;
+		fp->python = false;
+	}
+	if (!refsan_opts.python_frames || n + lead == 0)
+		return n + lead;
 	st = ensure_resolved(false);
 	if (st != PF_READY) {
 		if (st == PF_UNSUPPORTED && !atomic_exchange(&warned, true))
 			safe_puts(2, unsupported_msg);
-		return n;
+		if (fp)
+			fp->incomplete = true; /* may change: never memoized */
+		return n + lead;
 	}
 	for (i = 0; i < n; i++)
-		if (is_eval(pcs[i]))
+		if (is_eval(src[i]))
 			last = i;
 	if (last == n)
-		return n; /* not called from Python code */
+		return n + lead; /* not called from Python code */
+	if (fp)
+		fp->python = true;
 	frame = first_frame((uintptr_t)get_tstate());
-	if (!frame || !(s = store_get()))
-		return n;
-	if (n > sizeof(src) / sizeof(src[0]))
-		n = sizeof(src) / sizeof(src[0]);
-	if (max > sizeof(src) / sizeof(src[0]))
-		max = sizeof(src) / sizeof(src[0]);
-	memcpy(src, pcs, n * sizeof(*pcs));
+	fp_add(fp, frame != 0);
+	if (!frame || (!dry && !(s = store_get()))) {
+		if (!frame)
+			return n + lead;
+		if (fp)
+			fp->incomplete = true;
+		return n + lead;
+	}
 	for (i = 0; i < n && k < max; i++) {
 		if (!is_eval(src[i]) || !frame) {
-			pcs[k++] = src[i];
+			if (!dry)
+				out[k] = src[i];
+			k++;
 			continue;
 		}
 		/*
@@ -986,12 +1048,244 @@ pyframes_splice(uintptr_t *pcs, unsigned n, unsigned max)
 		 * kept when an activation's native frame was not recognised
 		 * (a .cold part) or lies past the captured depth.
 		 */
-		emit_group(s, &frame, i == last, pcs, &k, max, &budget);
+		emit_group(s, &frame, i == last, out, &k, max, &budget, fp,
+		           dry);
 		/* verbosity=2 (debugging refsan): the loop's frame too. */
-		if (refsan_opts.verbosity >= 2 && k < max)
-			pcs[k++] = src[i];
+		if (refsan_opts.verbosity >= 2 && k < max) {
+			if (!dry)
+				out[k] = src[i];
+			k++;
+		}
 	}
 	return k;
+}
+
+unsigned
+pyframes_splice_fp(uintptr_t *pcs, unsigned n, unsigned max,
+                   struct pf_fp *fp)
+{
+	uintptr_t src[256];
+
+	if (n > sizeof(src) / sizeof(src[0]))
+		n = sizeof(src) / sizeof(src[0]);
+	if (max > sizeof(src) / sizeof(src[0]))
+		max = sizeof(src) / sizeof(src[0]);
+	if (n == 0) {
+		if (fp) {
+			fp->n = 0;
+			fp->incomplete = false;
+			fp->python = false;
+		}
+		return 0;
+	}
+	/* pcs[0] is never the eval loop's (the caller's or the entry's). */
+	memcpy(src, pcs + 1, (n - 1) * sizeof(*pcs));
+	return splice_walk(src, n - 1, 1, max, pcs, fp, false);
+}
+
+unsigned
+pyframes_splice(uintptr_t *pcs, unsigned n, unsigned max)
+{
+	uintptr_t src[256];
+
+	if (!refsan_opts.python_frames || n == 0)
+		return n;
+	if (n > sizeof(src) / sizeof(src[0]))
+		n = sizeof(src) / sizeof(src[0]);
+	if (max > sizeof(src) / sizeof(src[0]))
+		max = sizeof(src) / sizeof(src[0]);
+	memcpy(src, pcs, n * sizeof(*pcs));
+	return splice_walk(src, n, 0, max, pcs, NULL, false);
+}
+
+uint64_t
+pyframes_eval_mask(const uintptr_t *pcs, unsigned n)
+{
+	uint64_t m = 0;
+
+	for (unsigned i = 0; i < n && i < 64; i++)
+		if (is_eval(pcs[i]))
+			m |= (uint64_t)1 << i;
+	return m;
+}
+
+/*
+ * splice_walk's dry run, for native frames known only by the positions of
+ * the eval loop's among them (EVAL, bit i for frame i of N <= 64): the
+ * same reads in the same order, the runs of other native frames counted
+ * in one step.
+ */
+void
+pyframes_fingerprint(uint64_t eval, unsigned n, unsigned lead, unsigned max,
+                     struct pf_fp *fp)
+{
+	uintptr_t frame;
+	unsigned i, k = lead, last, budget = WALK_BUDGET;
+	int st;
+
+	fp->n = 0;
+	fp->incomplete = false;
+	fp->python = false;
+	if (max > 256)
+		max = 256;
+	if (n < 64)
+		eval &= ((uint64_t)1 << n) - 1;
+	if (!refsan_opts.python_frames || n + lead == 0 || n > 64)
+		return;
+	st = ensure_resolved(false);
+	if (st != PF_READY) {
+		fp->incomplete = true;
+		return;
+	}
+	if (!eval)
+		return;
+	last = 63 - (unsigned)__builtin_clzll(eval);
+	fp->python = true;
+	frame = first_frame((uintptr_t)get_tstate());
+	fp_add(fp, frame != 0);
+	if (!frame)
+		return;
+	i = 0;
+	while (i < n && k < max) {
+		uint64_t rest = i < 64 ? eval >> i : 0;
+		unsigned j, gap;
+
+		if (!frame || !rest)
+			break; /* only native frames from here */
+		j = i + (unsigned)__builtin_ctzll(rest);
+		gap = j - i;
+		if (gap >= max - k)
+			break;
+		k += gap;
+		i = j;
+		emit_group(NULL, &frame, i == last, NULL, &k, max, &budget, fp,
+		           true);
+		if (refsan_opts.verbosity >= 2 && k < max)
+			k++;
+		i++;
+	}
+}
+
+/* ---- the memo of spliced stacks ------------------------------------------ */
+
+/*
+ * Per thread: (native stack stamp, key, fingerprint) -> depot id, so that
+ * a Python call site seen before costs the walk of its frame chain and a
+ * compare, not the frame ids, the copy and the depot's hash.  A set per
+ * (stamp, key), four ways for as many Python callers of one native stack;
+ * the fingerprint is compared word for word.  Thread-local memory from one
+ * reservation, lazily committed.
+ */
+#define MEMO_SETS 16
+#define MEMO_WAYS 4
+#define MEMO_THREADS 256
+
+struct pf_memo_rec {
+	uint64_t stamp; /* 0: empty */
+	uintptr_t key;
+	uint32_t tag;
+	uint32_t id;
+	uint32_t n;
+	uintptr_t w[PF_FP_WORDS];
+};
+
+struct pf_memo_table {
+	struct pf_memo_rec r[MEMO_SETS][MEMO_WAYS];
+	uint8_t victim[MEMO_SETS];
+};
+
+static struct pf_memo_table *_Atomic memo_tables;
+static _Atomic unsigned memo_used;
+static __thread struct pf_memo_table *my_memo
+        __attribute__((tls_model("initial-exec")));
+static __thread int my_memo_state __attribute__((tls_model("initial-exec")));
+
+static struct pf_memo_table *
+memo_table(void)
+{
+	struct pf_memo_table *t, *expect = NULL;
+	unsigned i;
+
+	if (my_memo_state)
+		return my_memo;
+	my_memo_state = 1;
+	t = atomic_load_explicit(&memo_tables, memory_order_acquire);
+	if (!t) {
+		/* Once per process, at the first Python stack. */
+		t = arena_map(MEMO_THREADS * sizeof(*t));
+		if (!t)
+			return NULL;
+		if (!atomic_compare_exchange_strong(&memo_tables, &expect,
+		                                    t)) {
+			arena_unmap(t, MEMO_THREADS * sizeof(*t));
+			t = expect;
+		}
+	}
+	i = atomic_fetch_add(&memo_used, 1);
+	if (i < MEMO_THREADS)
+		my_memo = &t[i];
+	return my_memo;
+}
+
+static inline struct pf_memo_rec *
+memo_set(struct pf_memo_table *t, uint64_t stamp, uintptr_t key,
+         unsigned *idx)
+{
+	uint64_t h = (stamp * 0x9e3779b97f4a7c15ull ^ key) *
+	             0xff51afd7ed558ccdull;
+
+	*idx = (unsigned)(h >> 40) % MEMO_SETS;
+	return t->r[*idx];
+}
+
+uint32_t
+pyframes_memo_get(uint64_t stamp, uintptr_t key, uint32_t tag,
+                  const struct pf_fp *fp)
+{
+	struct pf_memo_table *t;
+	struct pf_memo_rec *set;
+	unsigned idx;
+
+	if (fp->incomplete || !(t = memo_table()))
+		return 0;
+	set = memo_set(t, stamp, key, &idx);
+	for (unsigned w = 0; w < MEMO_WAYS; w++) {
+		const struct pf_memo_rec *r = &set[w];
+
+		if (r->stamp == stamp && r->key == key && r->tag == tag &&
+		    r->n == fp->n &&
+		    !memcmp(r->w, fp->w, fp->n * sizeof(uintptr_t)))
+			return r->id;
+	}
+	return 0;
+}
+
+void
+pyframes_memo_put(uint64_t stamp, uintptr_t key, uint32_t tag,
+                  const struct pf_fp *fp, uint32_t id)
+{
+	struct pf_memo_table *t;
+	struct pf_memo_rec *set, *r;
+	unsigned idx, w;
+
+	if (fp->incomplete || !id || !stamp || !(t = memo_table()))
+		return;
+	set = memo_set(t, stamp, key, &idx);
+	/* A way of a forgotten stack, else round robin. */
+	for (w = 0; w < MEMO_WAYS && set[w].stamp == stamp; w++)
+		;
+	if (w == MEMO_WAYS) {
+		w = t->victim[idx] % MEMO_WAYS;
+		t->victim[idx] = (uint8_t)(w + 1);
+	}
+	r = &set[w];
+	r->stamp = 0;
+	r->key = key;
+	r->tag = tag;
+	r->n = fp->n;
+	r->id = id;
+	memcpy(r->w, fp->w, fp->n * sizeof(uintptr_t));
+	r->stamp = stamp;
 }
 
 /* ---- report time -------------------------------------------------------- */

@@ -5,18 +5,41 @@
  * libunwind.so.8 exports backtrace() and the _Unwind_* family, and a linked
  * copy would interpose them for the whole program.
  *
- * A full unwind costs ~250 ns and, with several threads, meets the others
- * on the loader's lock.  Most captures repeat one seen before: the same
- * call site, at the same depth, in the same thread.  So each thread keeps
- * a small cache of its recent stacks, keyed by the stack pointer and the
- * return address at the point of capture, holding each frame's program
- * counter and the stack address its return address was read from.  A hit
- * is checked word by word: every return-address slot must still hold the
- * same value, which is exactly the condition for the slow walk to find the
- * same frames (the chain of return addresses is the stack).  Only a miss
- * walks with libunwind's cursor, which also yields the slots to cache.
- * Frames whose slot is not "caller's SP - 8" (signal frames) are never
- * cached.  unwind_capture_slow() is the reference the tests compare with.
+ * Most captures repeat one seen before: the same call site, at the same
+ * depth, in the same thread.  So each thread keeps a small set-associative
+ * cache of its recent stacks, keyed by the stack pointer and the return
+ * address at the point of capture, holding each frame's program counter
+ * and the stack address its return address was read from.  A hit is
+ * checked word by word: every return-address slot must still hold the same
+ * value, which is exactly the condition for the slow walk to find the same
+ * frames (from the same stack pointer, each frame's CFA follows from its
+ * pc, and the chain of return addresses is the stack).  Several ways per
+ * set matter: an acquire and a release made from one place of the program
+ * reach the capture at the same depth, with the same key, and used to
+ * evict each other at every call.
+ *
+ * A miss must not walk with libunwind's cursor: on this kind of machine
+ * its step masks signals twice per frame (two system calls, tens of µs per
+ * stack).  So a miss first follows the stack with what earlier cursor
+ * walks learned, per return address, in a process-wide table: the size of
+ * the frame it resumes (from its callee's return-address slot to its own:
+ * constant for a frame whose CFA is the stack pointer plus a constant),
+ * whether that frame is addressed through rbp (CFA = rbp + 16, as in
+ * frame-pointer code, alloca, VLAs, libffi's call frame: then the next
+ * slot is the saved rbp + 8, read from the stack, exact whatever the size),
+ * whether it saved its caller's rbp just below its return address (so the
+ * next frame's rbp can be read), and whether it is the outermost frame.
+ * A frame seen with two sizes is followed only through rbp; a signal frame
+ * or a pc seen two ways is never followed.  The followed frames are then
+ * checked against unw_backtrace (no system calls on a plain stack), the
+ * reference: the same pcs and the same end, or the cursor walks.  An
+ * unknown frame goes to the cursor at once, without unw_backtrace, whose
+ * own fallback through a signal frame would cost as much again.  The
+ * cursor walk learns, so a program pays it about once per distinct return
+ * address, not once per stack.
+ *
+ * unwind_capture_slow() (unw_backtrace only) is the reference the tests
+ * compare with.
  */
 #include <dlfcn.h>
 #include <stdatomic.h>
@@ -27,22 +50,45 @@
 
 void (*unwind_fixup)(int restore);
 
-#define CACHE_WAYS 64       /* entries per thread (direct-mapped) */
-#define CACHE_FRAMES 64     /* deeper stacks are not cached */
-#define CACHE_THREADS 1024  /* threads with a cache; later ones walk */
+#define CACHE_SETS 32      /* per thread, a power of two */
+#define CACHE_WAYS 4       /* entries per set */
+#define CACHE_FRAMES 64    /* deeper stacks are not cached */
+#define CACHE_THREADS 1024 /* threads with a cache; later ones walk */
+
+/* The process-wide frame sizes, by return address. */
+#define PCTAB_SIZE 65536 /* a power of two; about 1 MiB, lazily touched */
+#define PCTAB_PROBES 32
+#define PC_NOTREADY ((uintptr_t)1 << 63)
+/* What the table holds for a return address (see above). */
+#define PV_KNOWN ((uint64_t)1 << 32)  /* low 32 bits: the frame's size */
+#define PV_FP ((uint64_t)1 << 33)     /* its CFA is rbp + 16 */
+#define PV_PUSHED ((uint64_t)1 << 34) /* caller's rbp saved below its RA */
+#define PV_DYN ((uint64_t)1 << 35)    /* its size was seen to change */
+#define PV_BAD ((uint64_t)1 << 36)    /* never followed */
+#define PV_END ((uint64_t)1 << 37)    /* the outermost frame: no caller */
 
 struct cache_entry {
-	uintptr_t sp;       /* 0: empty */
-	uintptr_t ret;      /* the return address into our caller */
+	uintptr_t sp;  /* 0: empty */
+	uintptr_t ret; /* the return address into our caller */
 	uint16_t skip, max, n;
 	uint16_t pad;
-	struct unwind_memo memo;      /* the caller's, cleared on refill */
-	int32_t slot[CACHE_FRAMES];   /* return-address slot - sp */
+	struct unwind_memo memo;    /* the caller's, cleared on refill */
+	int32_t slot[CACHE_FRAMES]; /* return-address slot - sp */
 	uintptr_t pcs[CACHE_FRAMES];
 };
 
 struct thread_cache {
-	struct cache_entry e[CACHE_WAYS];
+	struct cache_entry e[CACHE_SETS][CACHE_WAYS];
+	uint8_t victim[CACHE_SETS];
+	uint64_t fills;
+	/* The highest return-address slot a cursor walk of this thread
+	 * reached: predicted slots are read only below it. */
+	uintptr_t stack_hi;
+};
+
+struct pc_slot {
+	_Atomic uintptr_t pc; /* 0 empty; | PC_NOTREADY while written */
+	_Atomic uint64_t val; /* PV_* */
 };
 
 /* Enough space for libunwind's unw_context_t / unw_cursor_t on x86-64. */
@@ -61,11 +107,22 @@ static int (*p_get_reg)(struct unw_cur *, int, uintptr_t *);
 static int (*p_is_signal_frame)(struct unw_cur *);
 
 static struct thread_cache *caches;
+static struct pc_slot *pctab;
 static _Atomic unsigned caches_used;
 static __thread struct thread_cache *my_cache
-	__attribute__((tls_model("initial-exec")));
+        __attribute__((tls_model("initial-exec")));
 static __thread int my_cache_state __attribute__((tls_model("initial-exec")));
 static _Atomic int cache_disabled;
+static _Atomic int predict_disabled;
+/* Where unwind_capture_keyed's return address sits, from its sp (the same
+ * for every call: its frame has a fixed size); 0 until learned. */
+static _Atomic int32_t ret_slot;
+/* Whether it saves its caller's rbp just below that return address. */
+static _Atomic bool self_pushed;
+
+static struct {
+	_Atomic uint64_t fills, predicted, walked;
+} stats;
 
 int
 unwind_init(void)
@@ -79,24 +136,24 @@ unwind_init(void)
 	if (!lib)
 		return -1;
 	p_unw_backtrace = (int (*)(void **, int))dlsym(lib, "unw_backtrace");
-	p_getcontext = (int (*)(struct unw_ctx *))dlsym(lib,
-							 UNWIND_SYM_GETCONTEXT);
+	p_getcontext =
+	        (int (*)(struct unw_ctx *))dlsym(lib, UNWIND_SYM_GETCONTEXT);
 	p_init_local = (int (*)(struct unw_cur *, struct unw_ctx *))dlsym(
-		lib, UNWIND_SYM_INIT_LOCAL);
+	        lib, UNWIND_SYM_INIT_LOCAL);
 	p_step = (int (*)(struct unw_cur *))dlsym(lib, UNWIND_SYM_STEP);
 	p_get_reg = (int (*)(struct unw_cur *, int, uintptr_t *))dlsym(
-		lib, UNWIND_SYM_GET_REG);
+	        lib, UNWIND_SYM_GET_REG);
 	p_is_signal_frame = (int (*)(struct unw_cur *))dlsym(
-		lib, UNWIND_SYM_IS_SIGNAL_FRAME);
+	        lib, UNWIND_SYM_IS_SIGNAL_FRAME);
 	if (!p_unw_backtrace)
 		return -1;
 	if (p_getcontext && p_init_local && p_step && p_get_reg &&
-	    p_is_signal_frame)
+	    p_is_signal_frame) {
 		caches = arena_map(CACHE_THREADS * sizeof(struct thread_cache));
-	/* Warm the path in use up: libunwind's lazy set-up happens here.
-	 * Not unw_backtrace when the cursor path is in use: its first call
-	 * on a thread maps and fills a 256 KiB trace cache (issue 6, W1
-	 * peak RSS); unwind_capture falls back to it when it is the one. */
+		pctab = arena_map(PCTAB_SIZE * sizeof(struct pc_slot));
+	}
+	/* Warm both paths up: libunwind's lazy set-up happens here. */
+	unwind_capture_slow(warm, 8, 0);
 	unwind_capture(warm, 8, 0);
 	return 0;
 }
@@ -105,6 +162,20 @@ void
 unwind_set_cache(int enabled)
 {
 	atomic_store(&cache_disabled, !enabled);
+}
+
+void
+unwind_set_predict(int enabled)
+{
+	atomic_store(&predict_disabled, !enabled);
+}
+
+void
+unwind_stats(struct unwind_stats *out)
+{
+	out->fills = atomic_load(&stats.fills);
+	out->predicted = atomic_load(&stats.predicted);
+	out->walked = atomic_load(&stats.walked);
 }
 
 __attribute__((noinline)) unsigned
@@ -149,98 +220,404 @@ thread_cache(void)
 	return my_cache;
 }
 
+/* ---- frame sizes by pc --------------------------------------------------- */
+
+static inline unsigned
+pc_hash(uintptr_t pc)
+{
+	return (unsigned)((pc * 0x9e3779b97f4a7c15ull) >> 40) &
+	       (PCTAB_SIZE - 1);
+}
+
+/* The learned value for PC, 0 when unknown. */
+static inline uint64_t
+pc_get(uintptr_t pc)
+{
+	unsigned h = pc_hash(pc), i;
+
+	for (i = 0; i < PCTAB_PROBES; i++) {
+		struct pc_slot *s = &pctab[(h + i) & (PCTAB_SIZE - 1)];
+		uintptr_t k =
+		        atomic_load_explicit(&s->pc, memory_order_acquire);
+
+		if (k == pc)
+			return atomic_load_explicit(&s->val,
+			                            memory_order_relaxed);
+		if (!k)
+			return 0;
+	}
+	return 0;
+}
+
+/* Two observations of one pc's frame, merged: a size that changes makes
+ * the size unusable (PV_DYN); flags that change make the pc unusable. */
+static uint64_t
+pv_merge(uint64_t old, uint64_t v)
+{
+	if (!(old & PV_KNOWN))
+		return old;
+	if ((v & PV_BAD) || (old & (PV_FP | PV_PUSHED | PV_END)) !=
+	                            (v & (PV_FP | PV_PUSHED | PV_END)))
+		return old | PV_BAD;
+	if ((uint32_t)old != (uint32_t)v)
+		return old | PV_DYN;
+	return old | (v & PV_DYN);
+}
+
 /*
- * The slow walk with the cursor, recording where each return address was
- * read.  Returns the count, or 0 (and *cacheable false) on trouble.
+ * Record what a cursor walk saw of PC's frame.  Lock-free: a slot is
+ * claimed with PC_NOTREADY, its value written, then the pc published;
+ * later observations are merged in with a compare-and-swap.
+ */
+static void
+pc_learn(uintptr_t pc, uint64_t v)
+{
+	unsigned h = pc_hash(pc), i;
+
+	if (!pctab || !pc || (pc & PC_NOTREADY))
+		return;
+	for (i = 0; i < PCTAB_PROBES; i++) {
+		struct pc_slot *s = &pctab[(h + i) & (PCTAB_SIZE - 1)];
+		uintptr_t k =
+		        atomic_load_explicit(&s->pc, memory_order_acquire);
+
+		if (!k) {
+			uintptr_t zero = 0;
+			if (!atomic_compare_exchange_strong(&s->pc, &zero,
+			                                    pc | PC_NOTREADY)) {
+				k = zero;
+			} else {
+				atomic_store_explicit(&s->val, v,
+				                      memory_order_relaxed);
+				atomic_store_explicit(&s->pc, pc,
+				                      memory_order_release);
+				return;
+			}
+		}
+		if ((k & ~PC_NOTREADY) == pc) {
+			uint64_t old = atomic_load_explicit(
+			        &s->val, memory_order_relaxed);
+			uint64_t m;
+
+			/* Being written: wait for the writer's value. */
+			if (k & PC_NOTREADY)
+				return;
+			do {
+				m = pv_merge(old, v);
+				if (m == old)
+					return;
+			} while (!atomic_compare_exchange_weak(&s->val, &old,
+			                                       m));
+			return;
+		}
+	}
+}
+
+/* ---- the cursor walk ----------------------------------------------------- */
+
+/*
+ * The slow walk with the cursor, from the frame of CTX (which is the
+ * capturing function's own), recording where each return address was read
+ * and learning frame sizes.  Frame 0 is the return address into the
+ * capturing function's caller.  Returns the count of frames kept (after
+ * SKIP), or 0 (and *cacheable false) on trouble.
+ *
+ * For each frame k (pc ip_k, resumed in function F_k) the next return
+ * address sits at slot_{k+1} = CFA_k - 8.  Learned for ip_k: the size
+ * slot_{k+1} - slot_k; PV_FP when CFA_k = rbp_k + 16 (F_k addresses its
+ * frame through rbp: the size may change, rbp tells); PV_PUSHED when F_k
+ * saved its caller's rbp just below its return address (the prologue of
+ * frame-pointer code), so that rbp_{k+1} can be read from the stack.
  */
 static unsigned
 walk(struct unw_ctx *ctx, uintptr_t *pcs, int32_t *slot, unsigned max,
-     unsigned skip, uintptr_t sp0, bool *cacheable)
+     unsigned skip, uintptr_t sp0, bool *cacheable, uintptr_t *top)
 {
 	struct unw_cur cur;
 	unsigned n = 0, frame = 0;
+	uintptr_t prev_ip = 0, prev_slot = 0, prev_rbp = 0;
+	bool prev_plain = false, plain;
 
 	*cacheable = true;
+	*top = 0;
 	if (p_init_local(&cur, ctx) < 0) {
 		*cacheable = false;
 		return 0;
 	}
 	/* Frame 0 is this function itself (the context's IP): step first. */
 	while (n < max) {
-		uintptr_t ip, sp;
-		if (p_is_signal_frame(&cur) > 0)
+		uintptr_t ip, sp, rbp = 0, s;
+		bool sig = p_is_signal_frame(&cur) > 0, has_rbp;
+
+		int st;
+
+		if (sig)
 			*cacheable = false;
-		if (p_step(&cur) <= 0)
+		st = p_step(&cur);
+		if (st <= 0) {
+			/* The end of the stack: its last frame has no
+			 * caller, whatever the stack it is found in. */
+			if (st == 0 && frame > 0 && prev_plain && !sig)
+				pc_learn(prev_ip, PV_KNOWN | PV_END);
 			break;
+		}
 		if (p_get_reg(&cur, UNWIND_REG_IP, &ip) < 0 ||
 		    p_get_reg(&cur, UNWIND_REG_SP, &sp) < 0) {
 			*cacheable = false;
 			break;
 		}
+		has_rbp = p_get_reg(&cur, UNWIND_REG_FP, &rbp) >= 0;
+		s = sp + UNWIND_RA_SLOT_FROM_SP;
+		plain = !sig && sp >= sp0 && sp - sp0 <= (1u << 30) &&
+		        *(uintptr_t *)s == ip;
+		if (!plain)
+			*cacheable = false;
+		if (plain && s > *top)
+			*top = s;
+		if (frame == 0 && plain) {
+			atomic_store_explicit(&ret_slot, (int32_t)(s - sp0),
+			                      memory_order_relaxed);
+			/* Did the capturing function save rbp below its
+			 * return address? */
+			atomic_store_explicit(
+			        &self_pushed,
+			        has_rbp && *(uintptr_t *)(s - 8) == rbp,
+			        memory_order_relaxed);
+		}
+		if (frame > 0 && prev_plain) {
+			uint64_t v = PV_KNOWN;
+			int64_t d = (int64_t)(s - prev_slot);
+
+			if (!plain || d <= 0 || d >= (1 << 30))
+				v |= PV_BAD;
+			else
+				v |= (uint32_t)d;
+			if (prev_rbp + 16 == sp)
+				v |= PV_FP;
+			if (has_rbp && *(uintptr_t *)(s - 8) == rbp)
+				v |= PV_PUSHED;
+			pc_learn(prev_ip, v);
+		}
+		prev_ip = ip;
+		prev_slot = s;
+		prev_rbp = has_rbp ? rbp : 1;
+		prev_plain = plain;
 		frame++;
 		if (frame <= skip)
 			continue;
 		pcs[n] = ip;
-		slot[n] = (int32_t)(sp + UNWIND_RA_SLOT_FROM_SP - sp0);
-		if (sp < sp0 || sp - sp0 > (1u << 30) ||
-		    *(uintptr_t *)(sp + UNWIND_RA_SLOT_FROM_SP) != ip)
-			*cacheable = false;
+		slot[n] = (int32_t)(s - sp0);
 		n++;
 	}
 	return n;
 }
 
+/* ---- prediction ---------------------------------------------------------- */
+
+/*
+ * The stack by the learned frames alone, from the capturing function's
+ * sp SP0: the return addresses of frames 0..WANT (frame 0 being the one
+ * into the capturing function's caller) into PCS, their slots (from SP0)
+ * into SLOT.  A frame addressed through rbp whose callee saved rbp below
+ * its return address follows rbp (exact whatever its size); another frame
+ * needs a size that never changed.  Reads stay between SP0 and HI (a
+ * slot this thread's own walk reached).  Returns the count (*ENDED when
+ * the last one is the outermost frame), or -1 as soon as some frame is
+ * not known: then nothing else is tried before the cursor walk.
+ */
+static int
+predict(uintptr_t *pcs, int32_t *slot, unsigned want, uintptr_t sp0,
+        uintptr_t hi, bool *ended)
+{
+	int32_t r = atomic_load_explicit(&ret_slot, memory_order_relaxed);
+	bool pushed = atomic_load_explicit(&self_pushed, memory_order_relaxed);
+	uintptr_t s;
+	unsigned j;
+
+	*ended = false;
+	if (!r)
+		return -1;
+	s = sp0 + (intptr_t)r;
+	for (j = 0; j < want; j++) {
+		uintptr_t pc, next;
+		uint64_t v;
+
+		if (s < sp0 || s > hi || s - sp0 > (1u << 30))
+			return -1;
+		pc = *(const uintptr_t *)s;
+		pcs[j] = pc;
+		slot[j] = (int32_t)(s - sp0);
+		v = pc_get(pc);
+		if (!(v & PV_KNOWN) || (v & PV_BAD))
+			return -1;
+		if (v & PV_END) {
+			*ended = true;
+			return (int)j + 1;
+		}
+		if (j + 1 == want)
+			break;
+		if ((v & PV_FP) && pushed)
+			next = *(const uintptr_t *)(s - 8) + 8;
+		else if (!(v & PV_DYN))
+			next = s + (uint32_t)v;
+		else
+			return -1;
+		if (next <= s)
+			return -1;
+		pushed = (v & PV_PUSHED) != 0;
+		s = next;
+	}
+	return (int)want;
+}
+
+/* ---- capture ------------------------------------------------------------- */
+
+/*
+ * The wrappers count as a frame (skip + 1): the barrier keeps the compiler
+ * from turning their call into a jump, which would take their frame away
+ * and skip one of the caller's frames instead.
+ */
 __attribute__((noinline)) unsigned
 unwind_capture(uintptr_t *pcs, unsigned max, unsigned skip)
 {
-	return unwind_capture_memo(pcs, max, skip + 1, NULL);
+	unsigned n = unwind_capture_keyed(pcs, max, skip + 1, NULL, 0, NULL);
+
+	__asm__ volatile("" ::: "memory");
+	return n;
 }
 
 __attribute__((noinline)) unsigned
 unwind_capture_memo(uintptr_t *pcs, unsigned max, unsigned skip,
-		    struct unwind_memo **memo)
+                    struct unwind_memo **memo)
+{
+	unsigned n = unwind_capture_keyed(pcs, max, skip + 1, memo, 0, NULL);
+
+	__asm__ volatile("" ::: "memory");
+	return n;
+}
+
+/* Every slot still holds its pc.  Branch-free: a hit, the common case,
+ * checks them all anyway, and the loads then overlap. */
+static inline bool
+entry_valid(const struct cache_entry *e, uintptr_t sp)
+{
+	uintptr_t diff = 0;
+	unsigned i, n = e->n;
+
+	for (i = 0; i < n; i++)
+		diff |= *(const uintptr_t *)(sp + (intptr_t)e->slot[i]) ^
+		        e->pcs[i];
+	return diff == 0;
+}
+
+__attribute__((noinline)) unsigned
+unwind_capture_keyed(uintptr_t *pcs, unsigned max, unsigned skip,
+                     struct unwind_memo **memo, uintptr_t key,
+                     const uintptr_t **cached)
 {
 	struct thread_cache *tc;
-	struct cache_entry *e;
-	uintptr_t sp, ret;
+	struct cache_entry *set, *e;
+	uintptr_t sp, ret, top = 0;
 	struct unw_ctx ctx;
 	int32_t slot[CACHE_FRAMES];
-	unsigned n, i;
+	void *buf[CACHE_FRAMES + 2 + 16];
+	uintptr_t fr[CACHE_FRAMES + 16];
+	int32_t frslot[CACHE_FRAMES + 16];
+	unsigned n, w, idx;
+	int nb, got;
 	bool cacheable;
 
 	if (memo)
 		*memo = NULL;
+	if (cached)
+		*cached = NULL;
 	if (max == 0 || !p_unw_backtrace)
 		return 0;
-	if (max > CACHE_FRAMES || atomic_load_explicit(&cache_disabled,
-						       memory_order_relaxed) ||
-	    !(tc = thread_cache()))
-		return unwind_capture_slow(pcs, max, skip + 1);
+	if (max > CACHE_FRAMES || skip > 16 ||
+	    atomic_load_explicit(&cache_disabled, memory_order_relaxed) ||
+	    !(tc = thread_cache())) {
+		unsigned n = unwind_capture_slow(pcs, max, skip + 1);
+
+		__asm__ volatile("" ::: "memory");
+		return n;
+	}
 	sp = unwind_current_sp();
 	ret = (uintptr_t)__builtin_return_address(0);
-	e = &tc->e[((sp >> 4) ^ (ret * 0x9e3779b1u) ^ skip) % CACHE_WAYS];
+	idx = (unsigned)(((sp >> 4) ^ (ret * 0x9e3779b1u) ^ skip) &
+	                 (CACHE_SETS - 1));
+	set = tc->e[idx];
 	if (unwind_fixup)
 		unwind_fixup(1);
-	if (e->sp == sp && e->ret == ret && e->skip == skip && e->max == max) {
-		for (i = 0; i < e->n; i++)
-			if (*(const uintptr_t *)(sp + (intptr_t)e->slot[i]) !=
-			    e->pcs[i])
-				break;
-		if (i == e->n) {
-			if (unwind_fixup)
-				unwind_fixup(0);
-			memcpy(pcs, e->pcs, e->n * sizeof(uintptr_t));
-			if (memo)
-				*memo = &e->memo;
+	for (w = 0; w < CACHE_WAYS; w++) {
+		e = &set[w];
+		if (e->sp != sp || e->ret != ret || e->skip != skip ||
+		    e->max != max || !entry_valid(e, sp))
+			continue;
+		if (unwind_fixup)
+			unwind_fixup(0);
+		if (memo)
+			*memo = &e->memo;
+		/* The caller has what it derived from this stack: no copy. */
+		if (cached && key && e->memo.key == key) {
+			*cached = e->pcs;
 			return e->n;
 		}
+		memcpy(pcs, e->pcs, e->n * sizeof(uintptr_t));
+		return e->n;
 	}
-	/* Miss: walk, and remember the walk when every slot is plain. */
-	p_getcontext(&ctx);
-	n = walk(&ctx, pcs, slot, max, skip, sp, &cacheable);
+	/* Miss: unw_backtrace and the learned frame sizes; else the cursor,
+	 * which learns them. */
+	got = -1;
+	if (!atomic_load_explicit(&predict_disabled, memory_order_relaxed) &&
+	    tc->stack_hi > sp) {
+		bool ended;
+		int j = predict(fr, frslot, max + skip, sp, tc->stack_hi,
+		                &ended);
+
+		/* Checked against unw_backtrace, the reference: the same
+		 * frames, and the stack ends where the prediction says. */
+		if (j > (int)skip) {
+			nb = p_unw_backtrace(buf, j + (ended ? 2 : 1));
+			if (nb == j + 1) {
+				int i;
+
+				for (i = 0; i < j; i++)
+					if ((uintptr_t)buf[i + 1] != fr[i])
+						break;
+				if (i == j) {
+					got = j - (int)skip;
+					memcpy(pcs, fr + skip,
+					       (size_t)got * sizeof(*pcs));
+					memcpy(slot, frslot + skip,
+					       (size_t)got * sizeof(*slot));
+				}
+			}
+		}
+		cacheable = got >= 0;
+	}
+	if (got >= 0) {
+		n = (unsigned)got;
+		atomic_fetch_add_explicit(&stats.predicted, 1,
+		                          memory_order_relaxed);
+	} else {
+		p_getcontext(&ctx);
+		n = walk(&ctx, pcs, slot, max, skip, sp, &cacheable, &top);
+		if (top > tc->stack_hi)
+			tc->stack_hi = top;
+		atomic_fetch_add_explicit(&stats.walked, 1,
+		                          memory_order_relaxed);
+	}
 	if (unwind_fixup)
 		unwind_fixup(0);
 	if (cacheable && n) {
+		/* An empty way, else round robin. */
+		for (w = 0; w < CACHE_WAYS && set[w].sp; w++)
+			;
+		if (w == CACHE_WAYS) {
+			w = tc->victim[idx] % CACHE_WAYS;
+			tc->victim[idx] = (uint8_t)(w + 1);
+		}
+		e = &set[w];
 		e->sp = 0;
 		memcpy(e->slot, slot, n * sizeof(int32_t));
 		memcpy(e->pcs, pcs, n * sizeof(uintptr_t));
@@ -250,9 +627,15 @@ unwind_capture_memo(uintptr_t *pcs, unsigned max, unsigned skip,
 		e->max = (uint16_t)max;
 		e->memo.key = 0;
 		e->memo.id = 0;
+		e->memo.flags = 0;
+		e->memo.tag = 0;
+		e->memo.aux = 0;
+		e->memo.stamp = ++tc->fills;
 		e->sp = sp;
 		if (memo)
 			*memo = &e->memo;
+		atomic_fetch_add_explicit(&stats.fills, 1,
+		                          memory_order_relaxed);
 	}
 	return n;
 }

@@ -28,15 +28,42 @@ unsigned unwind_capture(uintptr_t *pcs, unsigned max, unsigned skip);
 struct unwind_memo {
 	uintptr_t key;
 	uint32_t id;
+	uint32_t flags; /* the caller's */
+	uint32_t tag;   /* the caller's */
+	uint64_t aux;   /* the caller's */
+	uint64_t stamp; /* unique per fill in this thread, never 0 */
 };
 /* unwind_capture, and *MEMO the entry's memo (NULL when not cached). */
 unsigned unwind_capture_memo(uintptr_t *pcs, unsigned max, unsigned skip,
-			     struct unwind_memo **memo);
+                             struct unwind_memo **memo);
+
+/*
+ * unwind_capture_memo, except that when the stack is cached and its memo
+ * holds KEY (non-zero), PCS is left alone and *CACHED points at the cached
+ * frames instead (valid until the thread's next capture): a caller that
+ * finds what it needs in the memo pays no copy.  *CACHED is NULL whenever
+ * PCS was filled.
+ */
+unsigned unwind_capture_keyed(uintptr_t *pcs, unsigned max, unsigned skip,
+                              struct unwind_memo **memo, uintptr_t key,
+                              const uintptr_t **cached);
 
 /* The same stack, always by a full walk (the reference for tests). */
 unsigned unwind_capture_slow(uintptr_t *pcs, unsigned max, unsigned skip);
 /* Turn the per-thread cache off (1 = on, the default). */
 void unwind_set_cache(int enabled);
+/* Tests: turn the prediction of a miss's slots off (every miss walks with
+ * the cursor). */
+void unwind_set_predict(int enabled);
+
+/* Counters since start (tests, benchmarks): misses that filled the cache,
+ * misses served by prediction and by the cursor walk. */
+struct unwind_stats {
+	uint64_t fills;
+	uint64_t predicted;
+	uint64_t walked;
+};
+void unwind_stats(struct unwind_stats *out);
 
 /*
  * Set by the interposition layer: called around a capture so hijacked

@@ -14,6 +14,7 @@
 #define UNWIND_SYM_IS_SIGNAL_FRAME "_ULx86_64_is_signal_frame"
 #define UNWIND_REG_IP 16 /* UNW_X86_64_RIP */
 #define UNWIND_REG_SP 7  /* UNW_X86_64_RSP */
+#define UNWIND_REG_FP 6  /* UNW_X86_64_RBP */
 /* The return address into a frame sits this far from that frame's SP. */
 #define UNWIND_RA_SLOT_FROM_SP (-8)
 

@@ -1,0 +1,104 @@
+/*
+ * capture.c: the stack of a hooked call, memoized.
+ *
+ * The native stack comes from unwind.c's per-thread cache.  Its memo
+ * holds what was derived from that exact stack last time, keyed by the
+ * hooked function: for a C caller, the depot id itself; for a Python
+ * caller, a mark that sends the capture to pyframes.c's per-thread memo,
+ * keyed by the native stack (the cache entry's stamp), the function and
+ * the fingerprint of the Python frame chain, i.e. every value the splice
+ * would read.  A hit there returns the id the full path would compute (a
+ * test checks it against the full path with different lines), without the
+ * splice's frame ids or the depot's hash.
+ */
+#include <string.h>
+#include "capture.h"
+#include "engine.h"
+#include "options.h"
+#include "pyframes.h"
+#include "stack_depot.h"
+#include "unwind.h"
+
+#define CAPTURE_MAX 256  /* frames looked at per capture */
+#define CAPTURE_SLACK 16 /* refsan's own frames above the trampoline */
+
+/* unwind_memo.flags: the stack holds the eval loop's frames (look in the
+ * Python memo), and (bits 8..) the count of native frames kept; .aux:
+ * which of them are the eval loop's. */
+#define MEMO_PYTHON 1u
+
+__attribute__((noinline)) uint32_t
+capture_hooked(uintptr_t entry, uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t raw[CAPTURE_MAX], pcs[CAPTURE_MAX + 1];
+	unsigned depth = refsan_opts.stack_depth, n, i, k = 0, want;
+	struct unwind_memo *memo = NULL;
+	const uintptr_t *cached = NULL, *src = raw;
+	struct pf_fp fp;
+	bool have_fp = false;
+	/* Part of every stack: a memo made before a fork is not the
+	 * child's. */
+	uint32_t tid = (uint32_t)engine_thread_id(), id;
+
+	if (depth > CAPTURE_MAX)
+		depth = CAPTURE_MAX;
+	pcs[k++] = entry | DEPOT_EXACT_TAG; /* an entry, not a return */
+	if (depth > 1) {
+		want = depth + CAPTURE_SLACK;
+		if (want > CAPTURE_MAX)
+			want = CAPTURE_MAX;
+		n = unwind_capture_keyed(raw, want, 0, &memo, entry, &cached);
+		if (cached)
+			src = cached;
+		if (memo && memo->key == entry && memo->id &&
+		    memo->tag == tid) {
+			/* The same native stack into the same function. */
+			if (!(memo->flags & MEMO_PYTHON))
+				return memo->id;
+			pyframes_fingerprint(memo->aux, memo->flags >> 8, 1,
+			                     depth, &fp);
+			id = pyframes_memo_get(memo->stamp, entry, tid, &fp);
+			if (id)
+				return id;
+			have_fp = true;
+		}
+		for (i = 0; i < n && !(src[i] >= lo && src[i] < hi); i++)
+			;
+		for (i++; i < n && k < depth; i++)
+			pcs[k++] = src[i];
+		if (refsan_opts.python_frames) {
+			unsigned kn = k;
+			uint64_t eval =
+			        memo && kn - 1 <= 64
+			                ? pyframes_eval_mask(pcs + 1, kn - 1)
+			                : 0;
+
+			k = pyframes_splice_fp(pcs, k, depth, &fp);
+			have_fp = true;
+			if (memo && fp.python && kn - 1 <= 64) {
+				memo->key = entry;
+				memo->tag = tid;
+				memo->flags = MEMO_PYTHON | (kn - 1) << 8;
+				memo->aux = eval;
+				memo->id = 1; /* look in the Python memo */
+			}
+		}
+	}
+	pcs[k++] = DEPOT_THREAD_TAG | tid;
+	id = depot_put(pcs, k);
+	if (memo && memo->key == entry && memo->tag == tid &&
+	    (memo->flags & MEMO_PYTHON)) {
+		if (have_fp)
+			pyframes_memo_put(memo->stamp, entry, tid, &fp, id);
+	} else if (memo) {
+		for (i = 0; i < k && !depot_word_is_python(pcs[i]); i++)
+			;
+		if (i == k) {
+			memo->key = entry;
+			memo->tag = tid;
+			memo->flags = 0;
+			memo->id = id;
+		}
+	}
+	return id;
+}
