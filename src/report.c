@@ -1008,6 +1008,16 @@ report_final(int exit_status)
 	if (report_build(&r, true, 0, exit_status) != 0)
 		return 0;
 	n = r.nerrors;
+	if (r.incomplete && !n && !r.nsuppressed) {
+		struct engine_counters ec;
+
+		/* Out of memory while building: errors lost are not errors
+		 * absent, so the run must not pass (the report says
+		 * incomplete). */
+		engine_counters(&ec);
+		if (ec.errors || ec.live)
+			n = 1;
+	}
 	/* The status the process will really exit with (init applies it). */
 	if (n && exit_status == 0 && refsan_opts.exitcode)
 		r.exit_status = (int)refsan_opts.exitcode;
