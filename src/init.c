@@ -35,7 +35,7 @@
 /* Exit status of a clean run that could not be checked (as a bad spec). */
 #define EXIT_UNTRACKED 2
 
-volatile int refsan_state = INIT_UNINIT;
+_Atomic int refsan_state = INIT_UNINIT;
 struct spec refsan_spec;
 _Atomic bool refsan_active;
 _Atomic unsigned refsan_libs_seen;
@@ -218,6 +218,7 @@ atfork_child(void)
 	refsan_pid = getpid();
 	engine_after_fork_child();
 	report_after_fork_child();
+	signals_after_fork_child();
 }
 
 /*
@@ -332,6 +333,7 @@ init_final_report(int status)
 	if (refsan_state != INIT_READY || getpid() != refsan_pid)
 		return status;
 	refsan_state = INIT_DONE;
+	signals_quiesce(); /* a report_signal report still being written */
 	if (atomic_load(&untracked_by_failure))
 		return status == 0 ? EXIT_UNTRACKED : status;
 	if (!atomic_load(&refsan_active)) {

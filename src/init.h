@@ -13,7 +13,9 @@
 
 enum init_state { INIT_UNINIT, INIT_BOOT, INIT_READY, INIT_DONE };
 
-extern volatile int refsan_state;
+/* Atomic: read by the report thread and by hooks on any thread while the
+ * exit path moves it to DONE (a data race under TSan as a plain int). */
+extern _Atomic int refsan_state;
 /* A spec'd library was found, or the C API was called: reports are due. */
 extern _Atomic bool refsan_active;
 /* Spec'd libraries seen loaded (for the "nothing tracked" warning). */

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -35,6 +36,9 @@ static struct sigaction previous[sizeof(fatal_signals) /
 				 sizeof(fatal_signals[0])];
 static int report_pipe[2] = { -1, -1 };
 static _Atomic int in_fatal;
+/* The report thread is between its state check and the end of its report
+ * (signals_quiesce). */
+static _Atomic int live_busy;
 static char altstack[64 * 1024];
 
 static const char *
@@ -145,9 +149,27 @@ report_thread(void *arg)
 			continue;
 		if (n <= 0)
 			return NULL;
+		/* Flag, then check the state: the exit path stores DONE, then
+		 * reads the flag (all sequentially consistent), so either it
+		 * waits for this report or this thread sees DONE. */
+		atomic_store(&live_busy, 1);
 		if (refsan_state == INIT_READY)
 			report_live(0, NULL);
+		atomic_store(&live_busy, 0);
 	}
+}
+
+void
+signals_quiesce(void)
+{
+	while (atomic_load(&live_busy))
+		sched_yield();
+}
+
+void
+signals_after_fork_child(void)
+{
+	atomic_store(&live_busy, 0);
 }
 
 static void

@@ -7,5 +7,10 @@
 #define REFSAN_SIGNALS_H
 
 void signals_init(void);
+/* Wait until no report of live handles is being written (the exit report
+ * calls it once the state is DONE, so that the two never run at once). */
+void signals_quiesce(void);
+/* In a fork child: the report thread is not there. */
+void signals_after_fork_child(void);
 
 #endif

@@ -20,8 +20,8 @@
  * Limits: a module's file must still be on disk, unchanged, at report time
  * (a rebuilt file is recognized by its build ID, or by st_dev/st_ino when it
  * has none, and then only dladdr or a debug file found by build ID name it);
- * and a pc captured before a library was unloaded and another one loaded at
- * the same address symbolizes against the newer one.
+ * and a pc captured before a library was unloaded and another one's code
+ * loaded at the same address symbolizes against the newer one.
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -69,6 +69,7 @@
 struct seg {
 	uintptr_t start;
 	uintptr_t end;
+	bool exec; /* PF_X */
 };
 
 struct mapped {
@@ -143,6 +144,7 @@ struct seg_ref {
 	uintptr_t end;
 	uintptr_t maxend;
 	struct module *m;
+	bool exec;
 };
 
 struct scan {
@@ -329,6 +331,7 @@ module_new(const struct dl_phdr_info *info, bool is_main, unsigned nsegs,
 			continue;
 		m->segs[k].start = info->dlpi_addr + ph->p_vaddr;
 		m->segs[k].end = m->segs[k].start + ph->p_memsz;
+		m->segs[k].exec = (ph->p_flags & PF_X) != 0;
 		k++;
 	}
 	m->nsegs = k;
@@ -508,6 +511,7 @@ index_rebuild(void)
 			idx[k].start = mods.v[i]->segs[j].start;
 			idx[k].end = mods.v[i]->segs[j].end;
 			idx[k].m = mods.v[i];
+			idx[k].exec = mods.v[i]->segs[j].exec;
 			k++;
 		}
 	}
@@ -555,11 +559,17 @@ symbolize_note_modules(void)
 	pthread_mutex_unlock(&scan_lock);
 }
 
-/* The newest module holding AT, or NULL. */
+/*
+ * The newest module holding AT in an executable segment, else the newest
+ * holding it at all, or NULL.  Code runs only in the former: the data of a
+ * library loaded over an unloaded one's old place does not take the pcs
+ * captured in the unloaded one.
+ */
 static struct module *
 module_find(uintptr_t at)
 {
 	struct module *best = NULL;
+	bool best_exec = false;
 	size_t lo = 0, hi;
 
 	pthread_mutex_lock(&mod_lock);
@@ -575,8 +585,12 @@ module_find(uintptr_t at)
 	while (lo-- > 0 && mods.idx[lo].maxend > at) {
 		const struct seg_ref *r = &mods.idx[lo];
 
-		if (at < r->end && (!best || r->m->gen > best->gen))
+		if (at < r->end &&
+		    (!best || r->exec > best_exec ||
+		     (r->exec == best_exec && r->m->gen > best->gen))) {
 			best = r->m;
+			best_exec = r->exec;
+		}
 	}
 	pthread_mutex_unlock(&mod_lock);
 	return best;

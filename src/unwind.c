@@ -113,7 +113,22 @@ static __thread struct thread_cache *my_cache
         __attribute__((tls_model("initial-exec")));
 static __thread int my_cache_state __attribute__((tls_model("initial-exec")));
 static _Atomic int cache_disabled;
-static _Atomic int predict_disabled;
+/*
+ * Predicted stacks are checked with unw_backtrace, which gives the thread
+ * a trace cache that libunwind 1.6 frees after TSan has torn the thread
+ * down: a TSan build walks with the cursor only (slower, as exact).
+ */
+#if defined(__SANITIZE_THREAD__)
+#define PREDICT_DEFAULT_OFF 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PREDICT_DEFAULT_OFF 1
+#endif
+#endif
+#ifndef PREDICT_DEFAULT_OFF
+#define PREDICT_DEFAULT_OFF 0
+#endif
+static _Atomic int predict_disabled = PREDICT_DEFAULT_OFF;
 /* Where unwind_capture_keyed's return address sits, from its sp (the same
  * for every call: its frame has a fixed size); 0 until learned. */
 static _Atomic int32_t ret_slot;
@@ -152,9 +167,16 @@ unwind_init(void)
 		caches = arena_map(CACHE_THREADS * sizeof(struct thread_cache));
 		pctab = arena_map(PCTAB_SIZE * sizeof(struct pc_slot));
 	}
-	/* Warm both paths up: libunwind's lazy set-up happens here. */
-	unwind_capture_slow(warm, 8, 0);
-	unwind_capture(warm, 8, 0);
+	/* Warm up the path captures take: libunwind's lazy set-up happens
+	 * here.  Not unw_backtrace when the cursor path is there: it gives
+	 * this thread (any thread that happens to run init) a trace cache
+	 * that libunwind 1.6 frees in the last round of TSD destructors,
+	 * after TSan has torn the thread down, which crashes TSan-built
+	 * programs at that thread's exit. */
+	if (caches)
+		unwind_capture(warm, 8, 0);
+	else
+		unwind_capture_slow(warm, 8, 0);
 	return 0;
 }
 

@@ -366,12 +366,14 @@ prepend_env(const char *var, const char *val, const char *sep)
 	free(v);
 }
 
-/* LD_PRELOAD with the shim: first, unless a sanitizer runtime must come
- * before it; left alone when it already holds a librefsan.so. */
+/* LD_PRELOAD with the shim: first, except after the sanitizer runtimes
+ * that lead the list (they must come first of all); left alone when it
+ * already holds a librefsan.so. */
 static void
 set_preload(const char *shim)
 {
 	const char *old = getenv("LD_PRELOAD");
+	size_t lead = 0; /* bytes of OLD taken by leading sanitizer runtimes */
 	char *v;
 
 	if (old && strstr(old, REFSAN_SHIM_NAME)) {
@@ -379,8 +381,21 @@ set_preload(const char *shim)
 		         REFSAN_SHIM_NAME);
 		return;
 	}
-	if (old && *old && (strstr(old, "libasan") || strstr(old, "libtsan")))
-		v = xasprintf("%s %s", old, shim);
+	for (const char *w = old; w && *w;) {
+		size_t sep = strspn(w, " :"), len = strcspn(w + sep, " :");
+		char word[PATH_MAX];
+
+		if (len == 0 || len >= sizeof(word))
+			break;
+		memcpy(word, w + sep, len);
+		word[len] = '\0';
+		if (!strstr(word, "libasan") && !strstr(word, "libtsan"))
+			break;
+		w += sep + len;
+		lead = (size_t)(w - old);
+	}
+	if (lead) /* OLD + LEAD is empty or starts with a separator */
+		v = xasprintf("%.*s %s%s", (int)lead, old, shim, old + lead);
 	else if (old && *old)
 		v = xasprintf("%s %s", shim, old);
 	else

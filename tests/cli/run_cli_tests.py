@@ -697,15 +697,20 @@ sys.exit(subprocess.call([sys.executable, %r, "leak"]) and 0)
     p = run([REFSAN, "run", "--spec", ZOO_SPEC, "--option", "exitcode=0",
              "--", PY, prog])
     check(p.returncode == 0, "exitcode=0 disables it", out(p))
-    # The user's REFSAN_OPTIONS and LD_PRELOAD are kept.
+    # The user's REFSAN_OPTIONS and LD_PRELOAD are kept; the shim goes
+    # first, after the sanitizer runtime of a sanitized build.
+    rt = sanitizer_env.prefix(LIBREFSAN)
     p = run([REFSAN, "run", "--spec", ZOO_SPEC, "--", PY, "-c",
              "import os; print(os.environ['REFSAN_OPTIONS']); "
              "print(os.environ['LD_PRELOAD'])"],
-            env=env(REFSAN_OPTIONS="verbosity=1", LD_PRELOAD="libm.so.6"))
-    lines = p.stdout.splitlines()
+            env=env(REFSAN_OPTIONS="verbosity=1",
+                    LD_PRELOAD=" ".join(rt + ["libm.so.6"])))
+    lines = p.stdout.splitlines() + ["", ""]
+    words = lines[1].split()
     check(lines[0].startswith("verbosity=1:spec=") and "json_path=" in lines[0]
-          and lines[1].endswith(" libm.so.6")
-          and lines[1].split()[0].endswith("librefsan.so"),
+          and len(words) == len(rt) + 2 and words[:len(rt)] == rt
+          and words[len(rt)].endswith("librefsan.so")
+          and words[-1] == "libm.so.6",
           "REFSAN_OPTIONS and LD_PRELOAD merged", out(p))
     leftovers = [d for d in os.listdir(TMP) if d.startswith("refsan-run.")]
     check(not leftovers, "the temporary report directory is removed",
@@ -761,7 +766,9 @@ def case_installed_layout():
              "print(refsan.__file__)"])
     check(p.returncode == 0, "the staged refsan runs", out(p))
     lines = p.stdout.splitlines()
-    check(lines[0] == os.path.join(libdir, "librefsan.so"),
+    # (After the sanitizer runtime env() puts first, in a sanitized build.)
+    check(lines[0].split() == sanitizer_env.prefix(LIBREFSAN)
+          + [os.path.join(libdir, "librefsan.so")],
           "it preloads the staged librefsan.so", out(p))
     if not rel_py.startswith("/"):
         check(lines[1].startswith(prefix), "and the staged plugin", out(p))
