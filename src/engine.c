@@ -226,6 +226,11 @@ engine_create(uintptr_t handle, struct engine_call *c)
 	switch (st) {
 	case HT_OK:
 		live_add(1);
+		/* An up_ref of an object never seen created: the library
+		 * that handed it out holds a reference of its own, which an
+		 * internal release may drop before the program's. */
+		if (c->borrowed)
+			handle_table_acquire(handle, HT_EV_BORROWED, &info);
 		break;
 	case HT_LIVE:
 		break;

@@ -44,6 +44,9 @@ struct ht_view {
 /* OR'ed into a stack id passed to acquire or release: the call came from
  * inside the library (kept in the history, for indirect leaks). */
 #define HT_EV_INTERNAL 0x40000000u
+/* The library's own reference on a borrowed object (spec flag `borrowed`):
+ * an internal acquire with no stack, right after the creation. */
+#define HT_EV_BORROWED HT_EV_INTERNAL
 #define HT_EV_STACK(ev) ((ev) & ~(HT_EV_RELEASE | HT_EV_INTERNAL))
 
 /* A release between its two steps. */

@@ -891,6 +891,7 @@ call_init(struct engine_call *c, const struct hook *h, bool internal)
 	c->accept = h->rule->accept;
 	c->internal = internal;
 	c->idempotent = h->rule->idempotent;
+	c->borrowed = h->rule->borrowed;
 	c->capture = capture_hook;
 	c->capture_arg = (void *)h;
 	c->stack = 0;

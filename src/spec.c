@@ -436,7 +436,8 @@ parse_family(const struct spec *s, const struct tok *t, struct spec_rule *r,
 }
 
 /* The optional parts after the handle, in any order: a condition,
- * family= and (on a release) the flag `idempotent`. */
+ * family=, and the flags `idempotent` (on a release) and `borrowed` (on a
+ * create). */
 static int
 parse_options(const struct spec *s, struct cursor *c, struct spec_rule *r,
               struct new_families *nf, struct spec_err *err)
@@ -465,6 +466,16 @@ parse_options(const struct spec *s, struct cursor *c, struct spec_rule *r,
 				        "'idempotent' applies to a release only (a release of a handle that is not live is then the library's no-op)");
 			r->idempotent = 1;
 			rc = 0;
+		} else if (tok_is(&t, "borrowed")) {
+			if (r->borrowed)
+				return fail(s, err, t.col,
+				            "duplicate borrowed");
+			if (r->role != ROLE_CREATE)
+				return fail(
+				        s, err, t.col,
+				        "'borrowed' applies to a create only (an up_ref of an object the library may also hold)");
+			r->borrowed = 1;
+			rc = 0;
 		} else if (id == 3 && tok_starts(&t, "ret") &&
 		           (t.len == 3 || strchr("=!<>", t.p[3]))) {
 			if (have_cond)
@@ -481,7 +492,7 @@ parse_options(const struct spec *s, struct cursor *c, struct spec_rule *r,
 		} else {
 			return fail(
 			        s, err, t.col,
-			        "expected a condition like ret==0 or family=NAME, got '%.*s%s'",
+			        "expected a condition like ret==0, family=NAME, idempotent or borrowed, got '%.*s%s'",
 			        Q(t.p, t.len));
 		}
 		if (rc)

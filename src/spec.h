@@ -31,6 +31,9 @@ struct spec_rule {
 	int idempotent;        /* release: releasing a handle that is not
 				  live (never created, or already released)
 				  is the library's no-op, not an error */
+	int borrowed;          /* create: an up_ref; on an object refsan never
+				  saw created (a borrowed get0 pointer) the
+				  library holds a reference of its own too */
 	unsigned lib;          /* index into spec.libs */
 	const char *file;      /* spec file the rule came from */
 	unsigned line;

@@ -243,6 +243,51 @@ START_TEST(fork_mark_splits_handles)
 }
 END_TEST
 
+/* An up_ref of a borrowed object (spec flag `borrowed`): the library's
+ * own reference may go first (SSL_free dropping a peer certificate) and
+ * the program's release is no double release; without the flag it is. */
+START_TEST(borrowed_library_release_first)
+{
+	struct engine_call up = call("X509_up_ref", false);
+	struct engine_counters k;
+
+	up.borrowed = true;
+	engine_create(0xa00, &up);
+	ck_assert(release(0xa00, true, true));  /* the library's, inside */
+	ck_assert(release(0xa00, false, true)); /* the program's */
+	ck_assert_uint_eq(nseen, 0);
+	engine_counters(&k);
+	ck_assert_uint_eq(k.live, 0);
+	ck_assert_uint_eq(k.created + k.acquired, k.released);
+	/* The same calls without the flag: a false double release. */
+	up = call("X509_up_ref", false);
+	engine_create(0xa01, &up);
+	ck_assert(release(0xa01, true, true));
+	release(0xa01, false, true);
+	ck_assert_uint_eq(nseen, 1);
+	ck_assert_int_eq(seen[0].kind, EE_DOUBLE_RELEASE);
+}
+END_TEST
+
+/* A borrowed up_ref of a handle refsan saw created is a plain acquire. */
+START_TEST(borrowed_of_live_is_acquire)
+{
+	struct engine_call c = call("create_dog", false);
+	struct engine_call up = call("X509_up_ref", false);
+	struct ht_info info;
+
+	engine_create(0xb00, &c);
+	up.borrowed = true;
+	engine_create(0xb00, &up);
+	ck_assert_int_eq(handle_table_lookup(0xb00, &info), HT_OK);
+	ck_assert_uint_eq(info.refcount, 2);
+	ck_assert(release(0xb00, false, true));
+	ck_assert(release(0xb00, false, true));
+	ck_assert(!release(0xb00, false, true));
+	ck_assert_uint_eq(nseen, 1);
+}
+END_TEST
+
 UNIT_SUITE(engine_suite)
 {
 	Suite *s = suite_create("engine");
@@ -259,6 +304,8 @@ UNIT_SUITE(engine_suite)
 	tcase_add_test(tc, strict_unknown_release);
 	tcase_add_test(tc, create_of_live_is_acquire);
 	tcase_add_test(tc, fork_mark_splits_handles);
+	tcase_add_test(tc, borrowed_library_release_first);
+	tcase_add_test(tc, borrowed_of_live_is_acquire);
 	suite_add_tcase(s, tc);
 	return s;
 }

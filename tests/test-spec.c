@@ -125,7 +125,7 @@ static const struct {
 	{ "use f *arg123456789012345678901234567890", 7,
 	  "argument index 123456789012345678901234567890 out of range (0..15)" },
 	{ "create create_dog ret foo", 23,
-	  "expected a condition like ret==0 or family=NAME, got 'foo'" },
+	  "expected a condition like ret==0, family=NAME, idempotent or borrowed, got 'foo'" },
 	{ "create create_dog ret famly=dog", 23,
 	  "unknown option 'famly' (expected family=NAME)" },
 	{ "create create_dog ret Family=dog", 23,
@@ -190,22 +190,22 @@ static const struct {
 	{ "library libzoo.so* libcat.so", 20,
 	  "unexpected 'libcat.so' after the library glob (one glob a line)" },
 	{ "use f arg0 ret==0 extra", 19,
-	  "expected a condition like ret==0 or family=NAME, got 'extra'" },
+	  "expected a condition like ret==0, family=NAME, idempotent or borrowed, got 'extra'" },
 	{ "use f arg0 arg1==0", 12,
-	  "expected a condition like ret==0 or family=NAME, got 'arg1==0'" },
+	  "expected a condition like ret==0, family=NAME, idempotent or borrowed, got 'arg1==0'" },
 	{ "use f arg0 family", 12,
-	  "expected a condition like ret==0 or family=NAME, got 'family'" },
+	  "expected a condition like ret==0, family=NAME, idempotent or borrowed, got 'family'" },
 	{ "use f arg0 return==0", 12,
-	  "expected a condition like ret==0 or family=NAME, got 'return==0'" },
+	  "expected a condition like ret==0, family=NAME, idempotent or borrowed, got 'return==0'" },
 	{ "use f arg0 =dog", 12,
-	  "expected a condition like ret==0 or family=NAME, got '=dog'" },
+	  "expected a condition like ret==0, family=NAME, idempotent or borrowed, got '=dog'" },
 	{ "\tuse\tf\targ0\tfoo", 13,
-	  "expected a condition like ret==0 or family=NAME, got 'foo'" },
+	  "expected a condition like ret==0, family=NAME, idempotent or borrowed, got 'foo'" },
 	{ "use f arg0 ret==1 family=# y", 26,
 	  "expected a family name after 'family=', got nothing" },
 	{ "create f ret xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 	  14,
-	  "expected a condition like ret==0 or family=NAME, got 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'" },
+	  "expected a condition like ret==0, family=NAME, idempotent or borrowed, got 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'" },
 	{ "use f arg0 idempotent", 12,
 	  "'idempotent' applies to a release only (a release of a handle that is not live is then the library's no-op)" },
 	{ "create f ret ret!=null idempotent", 24,
@@ -214,11 +214,16 @@ static const struct {
 	  "'idempotent' applies to a release only (a release of a handle that is not live is then the library's no-op)" },
 	{ "release f arg0 idempotent idempotent", 27, "duplicate idempotent" },
 	{ "release f arg0 Idempotent", 16,
-	  "expected a condition like ret==0 or family=NAME, got 'Idempotent'" },
+	  "expected a condition like ret==0, family=NAME, idempotent or borrowed, got 'Idempotent'" },
 	{ "release f arg0 idempotent=1", 16,
 	  "unknown option 'idempotent' (expected family=NAME)" },
 	{ "release f arg0 idempotentx", 16,
-	  "expected a condition like ret==0 or family=NAME, got 'idempotentx'" },
+	  "expected a condition like ret==0, family=NAME, idempotent or borrowed, got 'idempotentx'" },
+	{ "release f arg0 borrowed", 16,
+	  "'borrowed' applies to a create only (an up_ref of an object the library may also hold)" },
+	{ "acquire f arg0 ret==1 borrowed", 23,
+	  "'borrowed' applies to a create only (an up_ref of an object the library may also hold)" },
+	{ "create f arg0 borrowed borrowed", 24, "duplicate borrowed" },
 	/* a new family in a line that then fails must not be kept */
 	{ "release f arg0 family=newfam ret<", 34,
 	  "expected an integer or null after 'ret<', got nothing" },
@@ -432,6 +437,19 @@ START_TEST(test_idempotent)
 	ck_assert_int_eq(spec_parse_line(&s, "create c ret family=bz", &err),
 	                 0);
 	ck_assert_int_eq(s.rules[s.nrules - 1].idempotent, 0);
+}
+END_TEST
+
+/* `borrowed` anywhere among a create's options. */
+START_TEST(test_borrowed)
+{
+	ck_assert_int_eq(spec_parse_line(&s, "create X509_up_ref arg0 ret==1 family=X509 borrowed", &err), 0);
+	ck_assert_int_eq(s.rules[0].borrowed, 1);
+	ck_assert_int_eq(s.rules[0].cond, COND_EQ);
+	ck_assert_int_eq(spec_parse_line(&s, "create f arg0 borrowed ret==1", &err), 0);
+	ck_assert_int_eq(s.rules[1].borrowed, 1);
+	ck_assert_int_eq(spec_parse_line(&s, "create X509_new ret family=X509", &err), 0);
+	ck_assert_int_eq(s.rules[2].borrowed, 0);
 }
 END_TEST
 
@@ -987,6 +1005,7 @@ UNIT_SUITE(spec_suite)
 	tcase_add_test(tc, test_libraries);
 	tcase_add_test(tc, test_family_ids);
 	tcase_add_test(tc, test_idempotent);
+	tcase_add_test(tc, test_borrowed);
 	tcase_add_test(tc, test_idempotent_profiles);
 	suite_add_tcase(su, tc);
 

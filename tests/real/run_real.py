@@ -55,11 +55,14 @@ SSL_BORROWED_CERT = dict(
     kind="double_release", function="X509_free",
     frames=["certificate_dealloc"],
     what="limit", why=(
-        "_ssl up_refs a certificate of the peer's chain (a pointer it "
-        "borrowed from SSL_get_peer_cert_chain); SSL_free then drops "
-        "libssl's own reference, which refsan never saw taken and counts "
-        "as the program's, so the program's X509_free looks like a double "
-        "release."))
+        "_ssl up_refs certificates of the peer's chain (pointers it "
+        "borrowed from SSL_get_peer_cert_chain); libssl holds references "
+        "of its own that refsan never saw taken. The profile's `borrowed` "
+        "up_refs account for one such reference per object first seen "
+        "through an up_ref (5 reports became 3); a certificate that libssl "
+        "references more than once, or that refsan first saw through a "
+        "get1 create, still has SSL_free's internal X509_free counted "
+        "against the program's reference."))
 
 CASES = {
     "cpython-sqlite3": dict(spec="sqlite3", tests=["test_sqlite3"],
