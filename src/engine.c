@@ -221,16 +221,14 @@ engine_create(uintptr_t handle, struct engine_call *c)
 	}
 	handle_table_prefetch(handle); /* the miss overlaps the capture */
 	seq = next_seq();
-	st = handle_table_create(handle, c->family, (uint32_t)seq,
-				 engine_stack(c), &info);
+	/* An up_ref of an object never seen created (`borrowed`): the
+	 * library's own references on it are not the program's. */
+	st = handle_table_create(handle,
+				 c->family | (c->borrowed ? HT_CREATE_BORROWED : 0),
+				 (uint32_t)seq, engine_stack(c), &info);
 	switch (st) {
 	case HT_OK:
 		live_add(1);
-		/* An up_ref of an object never seen created: the library
-		 * that handed it out holds a reference of its own, which an
-		 * internal release may drop before the program's. */
-		if (c->borrowed)
-			handle_table_acquire(handle, HT_EV_BORROWED, &info);
 		break;
 	case HT_LIVE:
 		break;

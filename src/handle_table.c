@@ -86,11 +86,12 @@ struct handle_entry {
 	uint32_t seq;           /* a free record: the next free one */
 	uint32_t stack;         /* creation stack, or with HAS_HIST the
 				 * 1-based history record (which holds it) */
-	uint32_t info;          /* refcount:23 | pending:1 | family:7 | has_hist:1 */
+	uint32_t info;          /* refcount:22 | borrowed:1 | pending:1 | family:7 | has_hist:1 */
 } __attribute__((packed, aligned(4)));
 _Static_assert(sizeof(struct handle_entry) == 20, "20-byte handle records");
 
-#define RC_MASK 0x007fffffu
+#define RC_MASK 0x003fffffu
+#define BORROWED 0x00400000u
 #define PENDING 0x00800000u
 #define FAMILY_SHIFT 24
 #define FAMILY_MASK 0x7fu
@@ -888,7 +889,8 @@ handle_table_create(uintptr_t h, unsigned family, uint32_t seq,
 	e->handle = h;
 	e->seq = seq;
 	e->stack = stack;
-	e->info = 1u | ((uint32_t)(family & FAMILY_MASK) << FAMILY_SHIFT);
+	e->info = 1u | ((uint32_t)(family & FAMILY_MASK) << FAMILY_SHIFT) |
+		  (family & HT_CREATE_BORROWED ? BORROWED : 0);
 	idx_insert(s->idx, s->mask, s->rbits, hash, ref);
 	COUNTER_ADD(s->count, 1);
 	COUNTER_ADD(s->created, 1);
@@ -901,6 +903,14 @@ handle_table_create(uintptr_t h, unsigned family, uint32_t seq,
 		out->created_stack = stack;
 	}
 	return HT_OK;
+}
+
+/* A call from inside the library on a borrowed handle: the library's own
+ * reference, not counted (HT_CREATE_BORROWED). */
+static inline bool
+library_own(const struct handle_entry *e, uint32_t stack)
+{
+	return (e->info & BORROWED) && (stack & HT_EV_INTERNAL);
 }
 
 /* Not live: HT_DEAD (quarantined) or HT_UNKNOWN, with *out filled. */
@@ -924,7 +934,10 @@ handle_table_acquire(uintptr_t h, uint32_t stack, struct ht_info *out)
 
 	shard_lock(s);
 	e = slot_find(s, h, hash, &pos);
-	if (e && !(e->info & PENDING)) {
+	if (e && !(e->info & PENDING) && library_own(e, stack)) {
+		fill_info(s, e, out);
+		st = HT_OK;
+	} else if (e && !(e->info & PENDING)) {
 		fill_info(s, e, out);
 		if ((e->info & RC_MASK) < HT_MAX_REFCOUNT)
 			e->info++;
@@ -954,7 +967,10 @@ handle_table_release_begin(uintptr_t h, uint32_t stack, struct ht_info *out,
 	memset(r, 0, sizeof(*r));
 	shard_lock(s);
 	e = slot_find(s, h, hash, &pos);
-	if (e && !(e->info & PENDING)) {
+	if (e && !(e->info & PENDING) && library_own(e, stack)) {
+		fill_info(s, e, out); /* r->handle stays 0: nothing to end */
+		st = HT_OK;
+	} else if (e && !(e->info & PENDING)) {
 		fill_info(s, e, out);
 		r->handle = h;
 		r->seq = e->seq;
@@ -990,7 +1006,10 @@ handle_table_release(uintptr_t h, uint32_t stack, struct ht_info *out)
 
 	shard_lock(s);
 	e = slot_find(s, h, hash, &pos);
-	if (e && !(e->info & PENDING)) {
+	if (e && !(e->info & PENDING) && library_own(e, stack)) {
+		fill_info(s, e, out);
+		st = HT_OK;
+	} else if (e && !(e->info & PENDING)) {
 		fill_info(s, e, out);
 		if ((e->info & RC_MASK) <= 1) {
 			entry_retire(s, e, pos, HT_EV_STACK(stack), hash);

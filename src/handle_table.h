@@ -11,7 +11,13 @@
 #include <stdint.h>
 
 #define HT_MAX_HISTORY 64
-#define HT_MAX_REFCOUNT ((1u << 23) - 1)
+#define HT_MAX_REFCOUNT ((1u << 22) - 1)
+/* OR'ed into handle_table_create's family: the handle is borrowed (spec
+ * flag `borrowed`: an up_ref of an object the library handed out).  Its
+ * count is the program's references only: acquires and releases from
+ * inside the library (HT_EV_INTERNAL) are the library's own references,
+ * which refsan never saw taken, and leave the count alone. */
+#define HT_CREATE_BORROWED 0x100u
 
 enum ht_status {
 	HT_OK,      /* done */
@@ -44,9 +50,6 @@ struct ht_view {
 /* OR'ed into a stack id passed to acquire or release: the call came from
  * inside the library (kept in the history, for indirect leaks). */
 #define HT_EV_INTERNAL 0x40000000u
-/* The library's own reference on a borrowed object (spec flag `borrowed`):
- * an internal acquire with no stack, right after the creation. */
-#define HT_EV_BORROWED HT_EV_INTERNAL
 #define HT_EV_STACK(ev) ((ev) & ~(HT_EV_RELEASE | HT_EV_INTERNAL))
 
 /* A release between its two steps. */

@@ -138,27 +138,6 @@ leak_push(struct vec *v)
 	return (char *)v->data + v->n++ * v->elem;
 }
 
-/*
- * A borrowed object (spec flag `borrowed`: the program up_ref'd a pointer
- * the library handed out) whose every program reference was given back:
- * what is left is the library's own reference, on an object refsan never
- * saw created; not the program's leak.  Needs the whole history.
- */
-static bool
-only_the_library_holds(const struct ht_view *v)
-{
-	int outside = 1; /* the up_ref that started tracking */
-	unsigned i;
-
-	if (!v->nevents || v->events[0] != HT_EV_BORROWED ||
-	    v->total_events != v->nevents)
-		return false;
-	for (i = 0; i < v->nevents; i++)
-		if (!(v->events[i] & HT_EV_INTERNAL))
-			outside += v->events[i] & HT_EV_RELEASE ? -1 : 1;
-	return outside <= 0;
-}
-
 static void
 collect_one(const struct ht_view *v, void *arg)
 {
@@ -171,8 +150,6 @@ collect_one(const struct ht_view *v, void *arg)
 	if (!engine_created_here(v->info.seq))
 		return;
 	if (c->mark && (int32_t)(v->info.seq - (uint32_t)c->mark) <= 0)
-		return;
-	if (only_the_library_holds(v))
 		return;
 	l = leak_push(&c->leaks);
 	if (!l) {

@@ -244,9 +244,10 @@ START_TEST(fork_mark_splits_handles)
 END_TEST
 
 /* An up_ref of a borrowed object (spec flag `borrowed`): the library's
- * own reference may go first (SSL_free dropping a peer certificate) and
- * the program's release is no double release; without the flag it is. */
-START_TEST(borrowed_library_release_first)
+ * own references (here two: a chain and a store) go first, from inside
+ * (SSL_free, SSL_CTX_free); the program's release is no double release,
+ * but a second one is.  Without the flag the first is already one. */
+START_TEST(borrowed_library_releases_first)
 {
 	struct engine_call up = call("X509_up_ref", false);
 	struct engine_counters k;
@@ -254,18 +255,40 @@ START_TEST(borrowed_library_release_first)
 	up.borrowed = true;
 	engine_create(0xa00, &up);
 	ck_assert(release(0xa00, true, true));  /* the library's, inside */
+	ck_assert(release(0xa00, true, true));  /* and another */
 	ck_assert(release(0xa00, false, true)); /* the program's */
 	ck_assert_uint_eq(nseen, 0);
 	engine_counters(&k);
 	ck_assert_uint_eq(k.live, 0);
 	ck_assert_uint_eq(k.created + k.acquired, k.released);
-	/* The same calls without the flag: a false double release. */
+	ck_assert(!release(0xa00, false, true)); /* the program's, again */
+	ck_assert_uint_eq(nseen, 1);
+	ck_assert_int_eq(seen[0].kind, EE_DOUBLE_RELEASE);
 	up = call("X509_up_ref", false);
 	engine_create(0xa01, &up);
 	ck_assert(release(0xa01, true, true));
 	release(0xa01, false, true);
-	ck_assert_uint_eq(nseen, 1);
-	ck_assert_int_eq(seen[0].kind, EE_DOUBLE_RELEASE);
+	ck_assert_uint_eq(nseen, 2);
+	ck_assert_int_eq(seen[1].kind, EE_DOUBLE_RELEASE);
+}
+END_TEST
+
+/* The program's reference on a borrowed object is still its own: kept
+ * past the library's releases and acquires, it is live at exit. */
+START_TEST(borrowed_program_reference_counts)
+{
+	struct engine_call up = call("X509_up_ref", false);
+	struct engine_call in = call("X509_up_ref", true);
+	struct ht_info info;
+
+	up.borrowed = true;
+	engine_create(0xa10, &up);
+	engine_create(0xa10, &in); /* the library's up_ref, inside */
+	ck_assert(release(0xa10, true, true));
+	ck_assert(release(0xa10, true, true));
+	ck_assert_int_eq(handle_table_lookup(0xa10, &info), HT_OK);
+	ck_assert_uint_eq(info.refcount, 1);
+	ck_assert_uint_eq(nseen, 0);
 }
 END_TEST
 
@@ -304,7 +327,8 @@ UNIT_SUITE(engine_suite)
 	tcase_add_test(tc, strict_unknown_release);
 	tcase_add_test(tc, create_of_live_is_acquire);
 	tcase_add_test(tc, fork_mark_splits_handles);
-	tcase_add_test(tc, borrowed_library_release_first);
+	tcase_add_test(tc, borrowed_library_releases_first);
+	tcase_add_test(tc, borrowed_program_reference_counts);
 	tcase_add_test(tc, borrowed_of_live_is_acquire);
 	suite_add_tcase(s, tc);
 	return s;

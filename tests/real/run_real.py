@@ -51,18 +51,6 @@ ZLIB_FLUSH_AFTER_END = dict(
         "zlib answers Z_STREAM_ERROR only because deflateEnd set "
         "strm->state to NULL (test_zlib's test_pair checks that the second "
         "flush raises)."))
-SSL_BORROWED_CERT = dict(
-    kind="double_release", function="X509_free",
-    frames=["certificate_dealloc"],
-    what="limit", why=(
-        "_ssl up_refs certificates of the peer's chain (pointers it "
-        "borrowed from SSL_get_peer_cert_chain); libssl holds references "
-        "of its own that refsan never saw taken. The profile's `borrowed` "
-        "up_refs account for one such reference per object first seen "
-        "through an up_ref (5 reports became 3); a certificate that libssl "
-        "references more than once, or that refsan first saw through a "
-        "get1 create, still has SSL_free's internal X509_free counted "
-        "against the program's reference."))
 
 CASES = {
     "cpython-sqlite3": dict(spec="sqlite3", tests=["test_sqlite3"],
@@ -82,7 +70,7 @@ CASES = {
     "cpython-hashlib": dict(spec="openssl", tests=["test_hashlib"],
                             module="_hashlib", lib="libcrypto.so"),
     "cpython-ssl": dict(spec="openssl", tests=["test_ssl"], module="_ssl",
-                        lib="libssl.so", known=[SSL_BORROWED_CERT]),
+                        lib="libssl.so"),
     "pycurl": dict(spec="curl", module="pycurl", lib="libcurl",
                    python=["/usr/bin/python3"],
                    argv=[os.path.join(HERE, "pycurl_file_urls.py")]),
