@@ -84,6 +84,10 @@ struct thread_cache {
 	/* The highest return-address slot a cursor walk of this thread
 	 * reached: predicted slots are read only below it. */
 	uintptr_t stack_hi;
+	/* Cursor walks done: prediction starts after PREDICT_AFTER_WALKS,
+	 * so that a thread with a few call sites never calls unw_backtrace
+	 * (whose first call maps a 256 KiB per-thread trace cache). */
+	unsigned walks;
 };
 
 struct pc_slot {
@@ -129,6 +133,7 @@ static _Atomic int cache_disabled;
 #define PREDICT_DEFAULT_OFF 0
 #endif
 static _Atomic int predict_disabled = PREDICT_DEFAULT_OFF;
+#define PREDICT_AFTER_WALKS 16
 /* Where unwind_capture_keyed's return address sits, from its sp (the same
  * for every call: its frame has a fixed size); 0 until learned. */
 static _Atomic int32_t ret_slot;
@@ -591,7 +596,7 @@ unwind_capture_keyed(uintptr_t *pcs, unsigned max, unsigned skip,
 	 * which learns them. */
 	got = -1;
 	if (!atomic_load_explicit(&predict_disabled, memory_order_relaxed) &&
-	    tc->stack_hi > sp) {
+	    tc->walks >= PREDICT_AFTER_WALKS && tc->stack_hi > sp) {
 		bool ended;
 		int j = predict(fr, frslot, max + skip, sp, tc->stack_hi,
 		                &ended);
@@ -626,6 +631,7 @@ unwind_capture_keyed(uintptr_t *pcs, unsigned max, unsigned skip,
 		n = walk(&ctx, pcs, slot, max, skip, sp, &cacheable, &top);
 		if (top > tc->stack_hi)
 			tc->stack_hi = top;
+		tc->walks++;
 		atomic_fetch_add_explicit(&stats.walked, 1,
 		                          memory_order_relaxed);
 	}
