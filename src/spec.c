@@ -435,6 +435,21 @@ parse_family(const struct spec *s, const struct tok *t, struct spec_rule *r,
 	return 0;
 }
 
+/* A flag word T (`idempotent`, `borrowed`): once per rule, on the role it
+ * applies to (ALLOWED); APPLIES_TO says which for the error. */
+static int
+parse_flag(const struct spec *s, struct spec_err *err, const struct tok *t,
+           bool allowed, const char *applies_to, int *flag)
+{
+	if (*flag)
+		return fail(s, err, t->col, "duplicate %.*s", (int)t->len, t->p);
+	if (!allowed)
+		return fail(s, err, t->col, "'%.*s' applies to %s", (int)t->len,
+		            t->p, applies_to);
+	*flag = 1;
+	return 0;
+}
+
 /* The optional parts after the handle, in any order: a condition,
  * family=, and the flags `idempotent` (on a release) and `borrowed` (on a
  * create). */
@@ -457,25 +472,13 @@ parse_options(const struct spec *s, struct cursor *c, struct spec_rule *r,
 			have_family = true;
 			rc = parse_family(s, &t, r, nf, err);
 		} else if (tok_is(&t, "idempotent")) {
-			if (r->idempotent)
-				return fail(s, err, t.col,
-				            "duplicate idempotent");
-			if (r->role != ROLE_RELEASE)
-				return fail(
-				        s, err, t.col,
-				        "'idempotent' applies to a release only (a release of a handle that is not live is then the library's no-op)");
-			r->idempotent = 1;
-			rc = 0;
+			rc = parse_flag(s, err, &t, r->role == ROLE_RELEASE,
+			                "a release only (a release of a handle that is not live is then the library's no-op)",
+			                &r->idempotent);
 		} else if (tok_is(&t, "borrowed")) {
-			if (r->borrowed)
-				return fail(s, err, t.col,
-				            "duplicate borrowed");
-			if (r->role != ROLE_CREATE)
-				return fail(
-				        s, err, t.col,
-				        "'borrowed' applies to a create only (an up_ref of an object the library may also hold)");
-			r->borrowed = 1;
-			rc = 0;
+			rc = parse_flag(s, err, &t, r->role == ROLE_CREATE,
+			                "a create only (an up_ref of an object the library may also hold)",
+			                &r->borrowed);
 		} else if (id == 3 && tok_starts(&t, "ret") &&
 		           (t.len == 3 || strchr("=!<>", t.p[3]))) {
 			if (have_cond)
