@@ -27,11 +27,40 @@
  * which of them are the eval loop's. */
 #define MEMO_PYTHON 1u
 
-__attribute__((noinline)) uint32_t
-capture_hooked(uintptr_t entry, uintptr_t lo, uintptr_t hi)
+/*
+ * With stack_depth 0 or 1 a stack is the hooked entry and the thread id,
+ * nothing else: its id depends only on (entry, tid, depot epoch), so each
+ * thread keeps them in a small direct-mapped table and the depot's hash,
+ * chain walk and compare are skipped (they were a fifth of the cost of an
+ * intercepted call there).
+ */
+#define SHORT_MEMO 8 /* direct-mapped by a hash of the entry */
+static __thread struct short_memo {
+	uintptr_t entry;
+	uint32_t tid, epoch, id;
+} short_memo[SHORT_MEMO] __attribute__((tls_model("initial-exec")));
+
+/* depth 0 or 1, not in the memo: from the depot, then memoized. */
+static __attribute__((noinline)) uint32_t
+capture_short(struct short_memo *m, uintptr_t entry, uint32_t tid,
+              uint32_t epoch)
+{
+	uintptr_t pcs[2];
+
+	pcs[0] = entry | DEPOT_EXACT_TAG; /* an entry, not a return */
+	pcs[1] = DEPOT_THREAD_TAG | tid;
+	m->entry = entry;
+	m->tid = tid;
+	m->epoch = epoch;
+	m->id = depot_put(pcs, 2);
+	return m->id;
+}
+
+static __attribute__((noinline)) uint32_t
+capture_full(uintptr_t entry, uintptr_t lo, uintptr_t hi, unsigned depth)
 {
 	uintptr_t raw[CAPTURE_MAX], pcs[CAPTURE_MAX + 1];
-	unsigned depth = refsan_opts.stack_depth, n, i, k = 0, want;
+	unsigned n, i, k = 0, want;
 	struct unwind_memo *memo = NULL;
 	const uintptr_t *cached = NULL, *src = raw;
 	struct pf_fp fp;
@@ -101,4 +130,24 @@ capture_hooked(uintptr_t entry, uintptr_t lo, uintptr_t hi)
 		}
 	}
 	return id;
+}
+
+__attribute__((noinline)) uint32_t
+capture_hooked(uintptr_t entry, uintptr_t lo, uintptr_t hi)
+{
+	unsigned depth = refsan_opts.stack_depth;
+
+	/* The short case first, without the full capture's 4 KiB frame. */
+	if (depth <= 1) {
+		uint32_t tid = (uint32_t)engine_thread_id();
+		uint32_t epoch = depot_epoch;
+		struct short_memo *m =
+		        &short_memo[(entry * 0x9e3779b97f4a7c15ull) >> 61];
+
+		if (m->entry == entry && m->tid == tid && m->epoch == epoch &&
+		    m->id)
+			return m->id;
+		return capture_short(m, entry, tid, epoch);
+	}
+	return capture_full(entry, lo, hi, depth);
 }

@@ -158,6 +158,21 @@ live_add(int d)
 		live_flush();
 }
 
+/*
+ * Start the table's misses so that they overlap the stack capture.  Only
+ * when there are misses to expect (a table grown past the caches), and a
+ * capture to overlap them with: with stack_depth 0 or 1 the capture is a
+ * per-thread memo hit (capture.c).  Otherwise the prefetch only costs the
+ * hash and loads that the table operation does again right after.
+ */
+static inline void
+prefetch(uintptr_t handle)
+{
+	if (__atomic_load_n(&handle_table_large, __ATOMIC_RELAXED) &&
+	    refsan_opts.stack_depth > 1)
+		handle_table_prefetch(handle);
+}
+
 /* A mismatch only when both sides name families. */
 static void
 check_family(const struct ht_info *info, struct engine_call *c)
@@ -219,13 +234,13 @@ engine_create(uintptr_t handle, struct engine_call *c)
 					     &info);
 		return;
 	}
-	handle_table_prefetch(handle); /* the miss overlaps the capture */
+	prefetch(handle); /* the miss overlaps the capture */
 	seq = next_seq();
 	/* An up_ref of an object never seen created (`borrowed`): the
 	 * library's own references on it are not the program's. */
 	st = handle_table_create(handle,
 				 c->family | (c->borrowed ? HT_CREATE_BORROWED : 0),
-				 (uint32_t)seq, engine_stack(c), &info);
+				 (uint32_t)seq, engine_stack(c), NULL);
 	switch (st) {
 	case HT_OK:
 		live_add(1);
@@ -247,7 +262,7 @@ engine_acquire(uintptr_t handle, struct engine_call *c)
 
 	if (!handle)
 		return;
-	handle_table_prefetch(handle);
+	prefetch(handle);
 	st = handle_table_acquire(
 		handle, engine_stack(c) | (c->internal ? HT_EV_INTERNAL : 0),
 		&info);
@@ -270,7 +285,7 @@ engine_release_begin(uintptr_t handle, struct engine_call *c,
 	memset(r, 0, sizeof(*r));
 	if (!handle)
 		return true;
-	handle_table_prefetch(handle);
+	prefetch(handle);
 	st = handle_table_release_begin(
 		handle, engine_stack(c) | (c->internal ? HT_EV_INTERNAL : 0),
 		&info, &hr);
@@ -300,7 +315,7 @@ engine_release(uintptr_t handle, struct engine_call *c)
 
 	if (!handle)
 		return true;
-	handle_table_prefetch(handle);
+	prefetch(handle);
 	st = handle_table_release(
 		handle, engine_stack(c) | (c->internal ? HT_EV_INTERNAL : 0),
 		&info);

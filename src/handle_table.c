@@ -44,6 +44,12 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define SINGLE_THREADED() (__libc_single_threaded != 0)
+#else
+#define SINGLE_THREADED() 0
+#endif
 #include "arena.h"
 #include "handle_table.h"
 
@@ -51,6 +57,10 @@
 #define INITIAL_SLOTS 1024      /* one page of index */
 #define QINITIAL_SLOTS 1024
 #define HISTORY_CHUNK (64 * 1024)
+/* An index this big in one shard (64 of them: 64 x 16 KiB of index, a
+ * few MiB with the records) no longer stays in the caches between two
+ * operations on it: from then on handle_table_prefetch pays off. */
+#define PREFETCH_MIN_SLOTS 4096
 #define HIST_MAX_CHUNKS 4096
 
 /*
@@ -118,7 +128,7 @@ struct history_rec {
 };
 
 struct shard {
-	atomic_flag lock;
+	unsigned char lock;     /* 1: held (see shard_lock) */
 	uint32_t rec_used;      /* records handed out from segments */
 	uint32_t rec_free;      /* free list head, 1-based; 0 = empty */
 	uint32_t rec_pop;       /* records up to this one are committed */
@@ -153,7 +163,37 @@ static struct {
 	size_t hist_size;       /* bytes per record */
 	size_t hist_per_chunk;
 	size_t quarantine_per_shard;
+	/* Reciprocals of hist_per_chunk and history_len (fastdiv): the
+	 * hot path divides by them at every history event, and a 64-bit
+	 * div costs tens of cycles. */
+	uint64_t per_chunk_m, history_m;
 } table;
+
+bool handle_table_large;
+
+/*
+ * Division and remainder of a 32-bit N by a 32-bit D through M =
+ * 2^64 / D rounded up (Lemire, Kaser, Kurz, "Faster remainder by direct
+ * computation", 2019): exact for every 32-bit N; the quotient needs D > 1,
+ * the remainder D >= 1.
+ */
+static inline uint64_t
+fast_m(uint32_t d)
+{
+	return UINT64_MAX / d + 1;
+}
+
+static inline uint32_t
+fast_div(uint32_t n, uint64_t m)
+{
+	return (uint32_t)(((unsigned __int128)m * n) >> 64);
+}
+
+static inline uint32_t
+fast_mod(uint32_t n, uint64_t m, uint32_t d)
+{
+	return (uint32_t)(((unsigned __int128)(m * n) * d) >> 64);
+}
 
 /*
  * The shard counters are written under the shard lock but read without it
@@ -183,13 +223,28 @@ shard_of(uintptr_t h, uint64_t *hash)
 	return &table.shards[*hash >> 58]; /* top 6 bits: 64 shards */
 }
 
+/*
+ * A spin lock.  While the process has one thread (glibc's
+ * __libc_single_threaded: no thread was ever created through it) there is
+ * no one to exclude but a signal handler on this very thread, which only
+ * reaches the table through a hook or the API, both behind the guard, so a
+ * plain load and store take the lock: the locked exchange costs more than
+ * the whole operation it protects (it drains the store buffer).  The flag
+ * turns false in pthread_create, which the lock holder never calls, and
+ * that thread then sees the lock as it was left.  A thread made by a raw
+ * clone() is not seen: glibc does not support that either.
+ */
 static inline void
 shard_lock(struct shard *s)
 {
 	unsigned spins = 0;
 
-	while (atomic_flag_test_and_set_explicit(&s->lock,
-						 memory_order_acquire)) {
+	if (SINGLE_THREADED() && !__atomic_load_n(&s->lock, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&s->lock, 1, __ATOMIC_RELAXED);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		return;
+	}
+	while (__atomic_test_and_set(&s->lock, __ATOMIC_ACQUIRE)) {
 		if (++spins > 64) {
 			sched_yield();
 			spins = 0;
@@ -202,7 +257,7 @@ shard_lock(struct shard *s)
 static inline void
 shard_unlock(struct shard *s)
 {
-	atomic_flag_clear_explicit(&s->lock, memory_order_release);
+	__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
 }
 
 static size_t
@@ -224,6 +279,8 @@ handle_table_init(size_t quarantine, unsigned history)
 	table.history_len = history;
 	table.hist_size = sizeof(struct history_rec) + history * 4;
 	table.hist_per_chunk = HISTORY_CHUNK / table.hist_size;
+	table.per_chunk_m = fast_m((uint32_t)table.hist_per_chunk);
+	table.history_m = history ? fast_m(history) : 0;
 	table.quarantine_per_shard =
 		quarantine ? pow2_at_least((quarantine + NSHARDS - 1) / NSHARDS)
 			   : 0;
@@ -272,6 +329,7 @@ handle_table_reset(void)
 	}
 	arena_unmap(table.shards, NSHARDS * sizeof(struct shard));
 	memset(&table, 0, sizeof(table));
+	handle_table_large = false;
 }
 
 /* ---- records ---- */
@@ -357,8 +415,10 @@ slot_make(size_t dist, uint32_t low)
 static inline uint32_t
 tag_of(uint64_t hash, unsigned rbits)
 {
-	return rbits >= REF_BITS ? 0
-				 : ((uint32_t)(hash >> 32) << rbits) & LOW24;
+	/* RBITS <= REF_BITS (24 < 32): at 24 the shift leaves no tag bit
+	 * below bit 24, so no branch is needed; & 31 only keeps a torn read
+	 * in handle_table_prefetch a defined shift. */
+	return ((uint32_t)(hash >> 32) << (rbits & 31)) & LOW24;
 }
 
 /* Slot of H in the live index (Q false) or the quarantine's, or NONE. */
@@ -493,6 +553,8 @@ shard_grow(struct shard *s)
 	__atomic_store_n(&s->idx, idx, __ATOMIC_RELEASE);
 	__atomic_store_n(&s->rbits, rbits, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->mask, n - 1, __ATOMIC_RELEASE);
+	if (n >= PREFETCH_MIN_SLOTS)
+		__atomic_store_n(&handle_table_large, true, __ATOMIC_RELAXED);
 	if (old) {
 		/* Its pages go back; its addresses stay (reading as zeros)
 		 * until the table is reset.  At most 14 growths: room. */
@@ -569,9 +631,10 @@ slot_delete(struct shard *s, size_t pos)
 static struct history_rec *
 hist_at(struct shard *s, uint32_t idx)
 {
-	size_t i = idx - 1;
-	return (struct history_rec *)(s->hist_chunks[i / table.hist_per_chunk] +
-				      (i % table.hist_per_chunk) *
+	uint32_t i = idx - 1, c = fast_div(i, table.per_chunk_m);
+
+	return (struct history_rec *)(s->hist_chunks[c] +
+				      (i - c * table.hist_per_chunk) *
 					      table.hist_size);
 }
 
@@ -625,7 +688,7 @@ entry_created_stack(struct shard *s, const struct handle_entry *e)
 				  : e->stack;
 }
 
-static void
+static inline __attribute__((always_inline)) void
 hist_push(struct shard *s, struct handle_entry *e, uint32_t ev)
 {
 	struct history_rec *r;
@@ -646,7 +709,10 @@ hist_push(struct shard *s, struct handle_entry *e, uint32_t ev)
 	else
 		r->last_acquire = HT_EV_STACK(ev);
 	if (table.history_len)
-		r->events[r->nevents % table.history_len] = ev;
+		r->events[(table.history_len & (table.history_len - 1))
+				  ? fast_mod(r->nevents, table.history_m,
+					     (uint32_t)table.history_len)
+				  : r->nevents & (table.history_len - 1)] = ev;
 	r->nevents++;
 }
 
@@ -721,6 +787,8 @@ q_grow(struct shard *s)
 	/* Atomic for handle_table_prefetch, which reads them unlocked. */
 	__atomic_store_n(&s->qidx, q, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->qmask, n - 1, __ATOMIC_RELAXED);
+	if (n >= PREFETCH_MIN_SLOTS)
+		__atomic_store_n(&handle_table_large, true, __ATOMIC_RELAXED);
 	return true;
 }
 
@@ -792,7 +860,7 @@ q_put(struct shard *s, const struct handle_entry *e, uint32_t created_stack,
 
 /* ---- operations ---- */
 
-static void
+static inline __attribute__((always_inline)) void
 fill_info(struct shard *s, const struct handle_entry *e, struct ht_info *out)
 {
 	if (!out)

@@ -71,6 +71,10 @@ void handle_table_reset(void);
  * overlap the caller's work before the operation (the stack capture).
  * No lock, no effect on the table. */
 void handle_table_prefetch(uintptr_t h);
+/* True once some shard's index has grown past what the caches hold
+ * between two operations (never false again until a reset): before that
+ * the prefetch only costs the hash and loads the operation does again. */
+extern bool handle_table_large;
 
 enum ht_status handle_table_create(uintptr_t h, unsigned family, uint32_t seq,
 				   uint32_t stack, struct ht_info *out);

@@ -218,6 +218,19 @@ static __thread struct shadow_ent shadow[SHADOW_MAX]
         __attribute__((tls_model("initial-exec")));
 static __thread unsigned shadow_depth
         __attribute__((tls_model("initial-exec")));
+/* &errno, which every hook saves and restores: glibc's errno is a call
+ * through the PLT (__errno_location), its address fixed per thread. */
+static __thread int *errno_at __attribute__((tls_model("initial-exec")));
+
+static inline int *
+my_errno(void)
+{
+	int *p = errno_at;
+
+	if (__builtin_expect(!p, 0))
+		p = errno_at = &errno;
+	return p;
+}
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -932,9 +945,9 @@ cond_holds(const struct spec_rule *r, uintptr_t rv)
 
 /* ---- the hooks ---------------------------------------------------------- */
 
-uintptr_t
-interpose_enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
-                const uintptr_t *stack_args)
+static inline uintptr_t
+enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
+      const uintptr_t *stack_args)
 {
 	const struct hook *h = &hooks[idx];
 	const struct spec_rule *r = h->rule;
@@ -944,15 +957,18 @@ interpose_enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
 	struct shadow_ent *e;
 	bool internal, released = false;
 	unsigned d;
-	int saved_errno;
+	int saved_errno, *err;
 
 	if (!guard_enter())
 		return target;
-	saved_errno = errno;
+	err = my_errno();
+	saved_errno = *err;
 	if (refsan_state != INIT_READY && !init_ensure())
 		goto out;
-	/* Another thread may still be mapping the engine: wait for it. */
-	if (!init_activate())
+	/* Another thread may still be mapping the engine: wait for it.
+	 * (refsan_active is set last, once the engine is mapped.) */
+	if (!atomic_load_explicit(&refsan_active, memory_order_acquire) &&
+	    !init_activate())
 		goto out;
 	/*
 	 * Internal: the call came through a spec'd library's GOT (decided
@@ -1044,9 +1060,21 @@ interpose_enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	*ra_slot = (uintptr_t)tramp_exit;
 out:
-	errno = saved_errno;
+	*err = saved_errno;
 	guard_exit();
 	return target;
+}
+
+struct tramp_next
+interpose_enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
+                const uintptr_t *stack_args)
+{
+	struct tramp_next n;
+
+	n.target = enter(regs, idx, ra_slot, stack_args);
+	/* Hijacked now, or by a hooked function that tail-called us. */
+	n.call = n.target && *ra_slot == (uintptr_t)tramp_exit;
+	return n;
 }
 
 static void
@@ -1116,20 +1144,33 @@ shadow_find(uintptr_t *ra_slot)
 }
 
 uintptr_t
-interpose_leave_ra(uintptr_t *ra_slot)
-{
-	return shadow[shadow_find(ra_slot) - 1].orig;
-}
-
-uintptr_t
 interpose_leave(struct tramp_retregs *regs, uintptr_t *ra_slot)
 {
 	unsigned top = shadow_depth, d = shadow_find(ra_slot);
+	/* volatile: one load per field, never merged (see below) */
+	const volatile struct shadow_ent *t = &shadow[d - 1];
 	struct shadow_ent e;
-	int saved_errno;
+	int saved_errno, *err;
 	bool guarded;
 
-	e = shadow[d - 1];
+	/*
+	 * Copied (the slot may be reused by a signal handler's hooked call
+	 * once the depth drops) field by field, and the release token only
+	 * when there is one: interpose_enter() wrote these a moment ago with
+	 * narrow stores, and a whole-struct copy's 16-byte loads would stall
+	 * on store forwarding.
+	 */
+	e.orig = t->orig;
+	e.arg = t->arg;
+	e.idx = t->idx;
+	e.gen = t->gen;
+	e.internal = t->internal;
+	e.released = t->released;
+	if (e.released)
+		e.rel = shadow[d - 1].rel;
+	/* A normal frame for the stub from here on (an unwinder in the
+	 * hook walks through it). */
+	*ra_slot = e.orig;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	shadow_depth = d - 1;
 	if (top != d)
@@ -1138,9 +1179,10 @@ interpose_leave(struct tramp_retregs *regs, uintptr_t *ra_slot)
 	guarded = guard_enter();
 	if (!guarded && !e.released)
 		return e.orig;
-	saved_errno = errno;
+	err = my_errno();
+	saved_errno = *err;
 	leave_track(regs, &e);
-	errno = saved_errno;
+	*err = saved_errno;
 	if (guarded)
 		guard_exit();
 	return e.orig;

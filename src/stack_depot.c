@@ -39,6 +39,8 @@ static struct {
 	_Atomic size_t dropped;
 } depot;
 
+uint32_t depot_epoch;
+
 int
 depot_init(size_t max_bytes)
 {
@@ -76,6 +78,7 @@ depot_reset(void)
 	arena_unmap((void *)depot.buckets, NBUCKETS * sizeof(uint32_t));
 	arena_unmap((void *)depot.ids, (size_t)depot.max_ids * sizeof(uint32_t));
 	memset(&depot, 0, sizeof(depot));
+	depot_epoch++;
 }
 
 /* A word-wise hash: each word mixed in whole, no byte loop. */

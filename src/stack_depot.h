@@ -37,5 +37,8 @@ size_t depot_count(void);
 size_t depot_dropped(void);
 /* Forget everything (tests). */
 void depot_reset(void);
+/* Bumped by depot_reset: ids memoized outside the depot (capture.c) are
+ * only good for the epoch they were made in. */
+extern uint32_t depot_epoch;
 
 #endif

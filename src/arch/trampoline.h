@@ -42,6 +42,14 @@ tramp_is_code(uintptr_t pc)
 	       pc < (uintptr_t)tramp_text_end;
 }
 
+/* What the entry does next (returned in two registers). */
+struct tramp_next {
+	uintptr_t target; /* the address to jump to, 0: skip the call */
+	uintptr_t call;   /* 1: RA_SLOT holds tramp_exit; enter the target
+			     by a call that pushes it again (the CPU then
+			     predicts the returns) */
+};
+
 /*
  * Called by stub IDX's entry with the saved argument registers, the place
  * the return address lives (RA_SLOT, writable: hijacking it makes the
@@ -49,19 +57,16 @@ tramp_is_code(uintptr_t pc)
  * Returns the address to jump to with everything restored, or 0 to skip
  * the call and return 0 (integer and floating point) to the caller.
  */
-uintptr_t interpose_enter(struct tramp_regs *regs, unsigned idx,
-                          uintptr_t *ra_slot, const uintptr_t *stack_args);
+struct tramp_next interpose_enter(struct tramp_regs *regs, unsigned idx,
+                                  uintptr_t *ra_slot,
+                                  const uintptr_t *stack_args);
 
 /*
- * Called by tramp_exit, first: the original return address of the call
- * whose hijacked return address was in RA_SLOT (tramp_exit writes it back
- * there at once, so an unwinder walking from the leave hook sees a normal
- * frame).  Aborts when the shadow stack has no such call.
- */
-uintptr_t interpose_leave_ra(uintptr_t *ra_slot);
-/*
- * Then, with the saved return registers: pops the call and tells the
- * engine.  Returns the original return address.
+ * Called by tramp_exit with the saved return registers.  First writes the
+ * original return address of the call whose hijacked return address was
+ * in RA_SLOT back there (so an unwinder walking from the leave hook sees a
+ * normal frame; aborts when the shadow stack has no such call), then pops
+ * the call and tells the engine.  Returns the original return address.
  */
 uintptr_t interpose_leave(struct tramp_retregs *regs, uintptr_t *ra_slot);
 

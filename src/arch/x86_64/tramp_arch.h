@@ -18,7 +18,8 @@ struct tramp_regs {
 	uintptr_t gpr[6]; /* rdi rsi rdx rcx r8 r9: integer args 0..5 */
 	uintptr_t rax;    /* varargs: count of vector registers used */
 	uintptr_t r10;    /* static chain */
-	uintptr_t r11;    /* stub index (scratch) */
+	uintptr_t r11;    /* stub index (scratch); after interpose_enter,
+			     tramp_next.call */
 	uintptr_t pad;
 	uint8_t xmm[8][16]; /* xmm0..7: floating-point args */
 };

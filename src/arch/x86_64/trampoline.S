@@ -9,16 +9,17 @@
  * they are, and calls interpose_enter().  Then it restores everything, pops
  * its own frame and tail-jumps to the address interpose_enter() returned, so
  * that the real function sees exactly the stack and registers the caller
- * set up, return address included; or, when told to skip the call, returns
- * 0 in rax, rdx, xmm0 and xmm1.
+ * set up, return address included (when that is tramp_exit, through
+ * tramp_call: see there); or, when told to skip the call, returns 0 in rax,
+ * rdx, xmm0 and xmm1.
  *
  * When a rule needs the return value, interpose_enter() has replaced the
  * return address with tramp_exit (the original kept on a per-thread shadow
  * stack).  tramp_exit saves rax, rdx, xmm0 and xmm1 (the x87 stack, where
  * long doubles come back, is never touched), calls interpose_leave(),
- * which puts the original return address back in the slot just above the
- * stub's frame, so the stub is an ordinary frame (CFI below) for an
- * unwinder running inside the hook, and returns through it.
+ * which first puts the original return address back in the slot just
+ * above the stub's frame, so the stub is an ordinary frame (CFI below) for
+ * an unwinder running inside the hook, and returns through it.
  *
  * Every call into C is made with rsp 16-byte aligned.
  */
@@ -31,7 +32,6 @@ tramp_text_start:
 
 	.hidden	interpose_enter
 	.hidden	interpose_leave
-	.hidden	interpose_leave_ra
 	.hidden	interpose_dlsym
 	.hidden	interpose_real_dlsym
 	.hidden	interpose_real_dlvsym
@@ -85,6 +85,7 @@ tramp_entry:
 	leaq	16(%rbp), %rcx		/* stack_args */
 	call	interpose_enter
 	movq	%rax, %r11		/* target, or 0 to skip */
+	movq	%rdx, R_R11(%rsp)	/* 1: enter it by tramp_call */
 	movq	R_RDI(%rsp), %rdi
 	movq	R_RSI(%rsp), %rsi
 	movq	R_RDX(%rsp), %rdx
@@ -101,9 +102,11 @@ tramp_entry:
 	movdqa	R_XMM+5*16(%rsp), %xmm5
 	movdqa	R_XMM+6*16(%rsp), %xmm6
 	movdqa	R_XMM+7*16(%rsp), %xmm7
+	cmpq	$0, R_R11(%rsp)		/* neither mov nor leave sets flags */
 	leave
 	.cfi_def_cfa %rsp, 8
 	.cfi_same_value %rbp
+	jne	tramp_call
 	testq	%r11, %r11
 	jz	1f
 	jmp	*%r11
@@ -117,11 +120,21 @@ tramp_entry:
 	.size	tramp_entry, .-tramp_entry
 
 /*
- * The exit stub.  The nop before it is covered by its FDE with an
- * undefined return address, so an unwinder that meets tramp_exit as a
- * return address (a hijacked call still running, seen by gdb) stops
- * cleanly there instead of walking garbage; refsan's own captures swap the
- * originals back first (unwind_fixup).
+ * The exit stub, and tramp_call just before it.  When the return address
+ * slot holds tramp_exit as the real function is entered (interpose_enter
+ * hijacked it, or a hijacked function tail-called this one), tramp_entry
+ * enters it by tramp_call: drop the slot and `call` the function, which
+ * pushes the very same return address (tramp_exit, the next instruction)
+ * in the very same slot, so the function sees the same stack; but now the
+ * CPU's return stack buffer holds it too, so the function's ret to
+ * tramp_exit and tramp_exit's own ret are predicted, where a plain jump
+ * made both mispredict at every hijacked call.
+ *
+ * This code is covered by an FDE with an undefined return address, so an
+ * unwinder that meets tramp_exit as a return address (pc - 1 is the call;
+ * a hijacked call still running, seen by gdb) stops cleanly there instead
+ * of walking garbage; refsan's own captures swap the originals back first
+ * (unwind_fixup).
  */
 #define X_RAX	0
 #define X_RDX	8
@@ -134,7 +147,9 @@ tramp_entry:
 tramp_exit_fde:
 	.cfi_startproc
 	.cfi_undefined %rip
-	nop
+tramp_call:
+	leaq	8(%rsp), %rsp		/* the slot: call writes it again */
+	call	*%r11
 	.globl	tramp_exit
 	.hidden	tramp_exit
 tramp_exit:
@@ -153,12 +168,10 @@ tramp_exit:
 	movq	%rdx, X_RDX(%rsp)
 	movdqa	%xmm0, X_XMM0(%rsp)
 	movdqa	%xmm1, X_XMM1(%rsp)
-	leaq	8(%rbp), %rdi		/* ra_slot */
-	call	interpose_leave_ra
-	movq	%rax, 8(%rbp)		/* a normal frame from here on */
 	movq	%rsp, %rdi		/* regs */
 	leaq	8(%rbp), %rsi		/* ra_slot */
-	call	interpose_leave
+	call	interpose_leave		/* puts the return address back
+					 * first: a normal frame from there */
 	movq	X_RAX(%rsp), %rax
 	movq	X_RDX(%rsp), %rdx
 	movdqa	X_XMM0(%rsp), %xmm0
