@@ -30,8 +30,9 @@ struct engine_call {
 				  library's no-op (spec flag `idempotent`):
 				  no error, and the call is forwarded */
 	bool borrowed;         /* create (spec flag `borrowed`): an up_ref;
-				  a first sight of the handle adds the
-				  library's own reference (HT_EV_BORROWED) */
+				  on a first sight the handle counts the
+				  program's references only
+				  (HT_CREATE_BORROWED) */
 	/* Captures the caller's stack and returns its depot id; the engine
 	 * calls it at most once per call, and only when it needs a stack. */
 	uint32_t (*capture)(struct engine_call *c);
