@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "arch/trampoline.h"
+#include "call_site.h"
 #include "engine.h"
 #include "families.h"
 #include "handle_table.h"
@@ -259,6 +261,10 @@ init_activate(void)
 	}
 	if (unwind_init() != 0)
 		safe_puts(2, "refsan: warning: libunwind could not be loaded (apt-get install libunwind8); stacks will be empty\n");
+	else
+		/* on failure, every capture walks */
+		call_site_init((uintptr_t)tramp_text_start,
+		               (uintptr_t)tramp_text_end);
 	symbolize_note_modules();
 	if (refsan_opts.python_frames)
 		pyframes_init();

@@ -72,6 +72,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "arch/trampoline.h"
+#include "call_site.h"
 #include "capture.h"
 #include "engine.h"
 #include "guard.h"
@@ -882,6 +883,13 @@ shadow_fixup(int restore)
 	}
 }
 
+/* A hooked call as the engine sees it, and where its caller's return
+ * address is (the call site, for the capture). */
+struct hook_call {
+	struct engine_call c; /* first: capture_hook gets &c */
+	const uintptr_t *ra_slot;
+};
+
 /*
  * The stack of a hooked call: frame #0 is the hooked function's own entry
  * (reports show `in create_dog zoo.c:31`), then its real callers; refsan's
@@ -890,15 +898,24 @@ shadow_fixup(int restore)
 static uint32_t
 capture_hook(struct engine_call *c)
 {
+	const struct hook_call *hc = (const struct hook_call *)c;
 	const struct hook *h = c->capture_arg;
 
+	/* The call site's memo, unless a hijacked return address lies
+	 * above (a pending hooked call of this thread): the full path swaps
+	 * those back before it walks. */
+	if (!shadow_depth)
+		return call_site_capture(h->real, hc->ra_slot);
 	return capture_hooked(h->real, (uintptr_t)tramp_text_start,
 	                      (uintptr_t)tramp_text_end);
 }
 
 static void
-call_init(struct engine_call *c, const struct hook *h, bool internal)
+call_init(struct hook_call *hc, const struct hook *h, bool internal,
+          const uintptr_t *ra_slot)
 {
+	struct engine_call *c = &hc->c;
+
 	c->function = h->name;
 	c->family = h->rule->family;
 	c->accept = h->rule->accept;
@@ -908,6 +925,7 @@ call_init(struct engine_call *c, const struct hook *h, bool internal)
 	c->capture = capture_hook;
 	c->capture_arg = (void *)h;
 	c->stack = 0;
+	hc->ra_slot = ra_slot;
 }
 
 /*
@@ -952,7 +970,7 @@ enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
 	const struct hook *h = &hooks[idx];
 	const struct spec_rule *r = h->rule;
 	uintptr_t target = h->real, ra = *ra_slot, arg = 0;
-	struct engine_call c;
+	struct hook_call hc;
 	struct engine_release rel;
 	struct shadow_ent *e;
 	bool internal, released = false;
@@ -993,16 +1011,16 @@ enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
 		/* argN, decided before the call */
 		if (!arg)
 			goto out;
-		call_init(&c, h, internal);
+		call_init(&hc, h, internal, ra_slot);
 		switch (r->role) {
 		case ROLE_ACQUIRE:
-			engine_acquire(arg, &c);
+			engine_acquire(arg, &hc.c);
 			break;
 		case ROLE_USE:
-			engine_use(arg, &c);
+			engine_use(arg, &hc.c);
 			break;
 		case ROLE_RELEASE:
-			if (!engine_release(arg, &c))
+			if (!engine_release(arg, &hc.c))
 				target = 0;
 			break;
 		default:
@@ -1015,8 +1033,8 @@ enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
 		goto out; /* a NULL handle or out-pointer: nothing to track */
 	if (r->pos == POS_ARG && r->role == ROLE_RELEASE) {
 		/* liveness before the call, the condition after it */
-		call_init(&c, h, internal);
-		if (!engine_release_begin(arg, &c, &rel)) {
+		call_init(&hc, h, internal, ra_slot);
+		if (!engine_release_begin(arg, &hc.c, &rel)) {
 			target = 0;
 			goto out;
 		}
@@ -1078,12 +1096,13 @@ interpose_enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
 }
 
 static void
-leave_track(const struct tramp_retregs *regs, struct shadow_ent *e)
+leave_track(const struct tramp_retregs *regs, struct shadow_ent *e,
+            const uintptr_t *ra_slot)
 {
 	const struct hook *h = &hooks[e->idx];
 	const struct spec_rule *r = h->rule;
 	uintptr_t rv = tramp_retval(regs), handle;
-	struct engine_call c;
+	struct hook_call hc;
 	bool ok;
 
 	if (atomic_load_explicit(&hooks[e->idx].gen, memory_order_acquire) !=
@@ -1111,20 +1130,20 @@ leave_track(const struct tramp_retregs *regs, struct shadow_ent *e)
 		handle = e->arg;
 	if (!handle)
 		return;
-	call_init(&c, h, e->internal);
+	call_init(&hc, h, e->internal, ra_slot);
 	switch (r->role) {
 	case ROLE_CREATE:
-		engine_create(handle, &c);
+		engine_create(handle, &hc.c);
 		break;
 	case ROLE_ACQUIRE:
-		engine_acquire(handle, &c);
+		engine_acquire(handle, &hc.c);
 		break;
 	case ROLE_RELEASE:
 		/* a handle known only after the call: too late to skip */
-		engine_release(handle, &c);
+		engine_release(handle, &hc.c);
 		break;
 	case ROLE_USE:
-		engine_use(handle, &c);
+		engine_use(handle, &hc.c);
 		break;
 	}
 }
@@ -1181,7 +1200,7 @@ interpose_leave(struct tramp_retregs *regs, uintptr_t *ra_slot)
 		return e.orig;
 	err = my_errno();
 	saved_errno = *err;
-	leave_track(regs, &e);
+	leave_track(regs, &e, ra_slot);
 	*err = saved_errno;
 	if (guarded)
 		guard_exit();

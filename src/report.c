@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "arena.h"
+#include "call_site.h"
 #include "families.h"
 #include "handle_table.h"
 #include "interpose.h"
@@ -27,6 +28,7 @@
 #include "safe_write.h"
 #include "stack_depot.h"
 #include "symbolize.h"
+#include "unwind.h"
 
 #define MAX_HANDLES_LISTED 16
 #define MAX_ACQUIRE_STACKS 4
@@ -1041,6 +1043,19 @@ report_final(int exit_status)
 				 safe_utoa(r.counters.released, c),
 				 " released, ", safe_utoa(r.counters.live, d),
 				 " live at exit\n", NULL);
+	}
+	if (refsan_opts.verbosity >= 2) {
+		struct unwind_stats us;
+		char a[24], b[24], c[24], d[24];
+
+		unwind_stats(&us);
+		safe_writev_strs(text_fd(), "refsan: stacks: ",
+				 safe_utoa(call_site_hits(), a),
+				 " call-site memo hits; native walks: ",
+				 safe_utoa(us.fills, b), " cached, ",
+				 safe_utoa(us.predicted, c), " predicted, ",
+				 safe_utoa(us.walked, d), " by the cursor\n",
+				 NULL);
 	}
 	write_json(&r);
 	report_free(&r);

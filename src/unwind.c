@@ -117,6 +117,10 @@ static __thread struct thread_cache *my_cache
         __attribute__((tls_model("initial-exec")));
 static __thread int my_cache_state __attribute__((tls_model("initial-exec")));
 static _Atomic int cache_disabled;
+/* The cache entry this thread's last capture hit or filled (NULL: that
+ * capture was not cached), for unwind_last_frames. */
+static __thread const struct cache_entry *last_entry
+        __attribute__((tls_model("initial-exec")));
 /*
  * Predicted stacks are checked with unw_backtrace, which gives the thread
  * a trace cache that libunwind 1.6 frees after TSan has torn the thread
@@ -195,6 +199,21 @@ void
 unwind_set_predict(int enabled)
 {
 	atomic_store(&predict_disabled, !enabled);
+}
+
+bool
+unwind_last_frames(uintptr_t *sp, const int32_t **slots,
+                   const uintptr_t **pcs, unsigned *n)
+{
+	const struct cache_entry *e = last_entry;
+
+	if (!e)
+		return false;
+	*sp = e->sp;
+	*slots = e->slot;
+	*pcs = e->pcs;
+	*n = e->n;
+	return true;
 }
 
 void
@@ -558,6 +577,7 @@ unwind_capture_keyed(uintptr_t *pcs, unsigned max, unsigned skip,
 		*memo = NULL;
 	if (cached)
 		*cached = NULL;
+	last_entry = NULL;
 	if (max == 0 || !p_unw_backtrace)
 		return 0;
 	if (max > CACHE_FRAMES || skip > 16 ||
@@ -582,6 +602,7 @@ unwind_capture_keyed(uintptr_t *pcs, unsigned max, unsigned skip,
 			continue;
 		if (unwind_fixup)
 			unwind_fixup(0);
+		last_entry = e;
 		if (memo)
 			*memo = &e->memo;
 		/* The caller has what it derived from this stack: no copy. */
@@ -660,6 +681,7 @@ unwind_capture_keyed(uintptr_t *pcs, unsigned max, unsigned skip,
 		e->memo.aux = 0;
 		e->memo.stamp = ++tc->fills;
 		e->sp = sp;
+		last_entry = e;
 		if (memo)
 			*memo = &e->memo;
 		atomic_fetch_add_explicit(&stats.fills, 1,

@@ -48,6 +48,15 @@ unsigned unwind_capture_keyed(uintptr_t *pcs, unsigned max, unsigned skip,
                               struct unwind_memo **memo, uintptr_t key,
                               const uintptr_t **cached);
 
+/*
+ * The frames of this thread's last capture, when it was served or filled
+ * by the cache: *PCS[i] was read from the stack at *SP + *SLOTS[i].  False
+ * when that capture was not cached.  Valid until the thread's next
+ * capture.
+ */
+bool unwind_last_frames(uintptr_t *sp, const int32_t **slots,
+                        const uintptr_t **pcs, unsigned *n);
+
 /* The same stack, always by a full walk (the reference for tests). */
 unsigned unwind_capture_slow(uintptr_t *pcs, unsigned max, unsigned skip);
 /* Turn the per-thread cache off (1 = on, the default). */

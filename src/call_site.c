@@ -1,0 +1,204 @@
+/*
+ * call_site.c: the stack of a hooked call made from native code, memoized
+ * at its call site.
+ *
+ * Above refsan's own frames, a hooked call's stack is its caller's: the
+ * return address in the slot the trampoline was entered with (RA_SLOT),
+ * then the return addresses the walk read further up.  unwind.c's cache
+ * proves a stack unchanged by re-reading every return-address slot it was
+ * walked from, but it is keyed at the point of capture, deep inside
+ * refsan, so each of its hits also re-reads refsan's own frames (the hook,
+ * the engine, the capture: half the slots of a shallow C stack) and then
+ * goes through capture.c's memo.  Here each thread keeps, per call site
+ * (RA_SLOT, the return address in it, the hooked function), the slots the
+ * kept frames of the caller were read from (stack_depth - 1 of them at
+ * most) and the depot id the full path gave: a hit is those few loads.
+ *
+ * Exact by unwind.c's argument, restricted to the frames the report
+ * keeps: from the same RA_SLOT, the walk upward depends only on each
+ * frame's pc (its rules) and the return addresses it reads, so when every
+ * kept frame's slot holds the same return address the walk finds the same
+ * kept frames.  An entry is learned only from a capture the unwind cache
+ * served or filled, whose frames above the trampoline start at RA_SLOT,
+ * and only when the depot's stack is exactly those frames: no Python
+ * frames (they change with the line the interpreter is on, which no
+ * native slot shows; capture.c memoizes those).  The thread id and the
+ * depot's epoch are part of the key: a forked child or a reset depot never
+ * sees an old id.  Threads past SITE_THREADS take the full path.
+ */
+#include <stdatomic.h>
+#include "arena.h"
+#include "call_site.h"
+#include "capture.h"
+#include "engine.h"
+#include "options.h"
+#include "stack_depot.h"
+#include "unwind.h"
+
+#define SITE_ENTRIES 64   /* per thread, direct-mapped, a power of two */
+#define SITE_FRAMES 32    /* kept frames memoized at most */
+#define SITE_THREADS 1024 /* threads with a table; later ones go without */
+
+struct site {
+	const uintptr_t *ra_slot; /* NULL: empty */
+	uintptr_t entry;
+	uint32_t tid, epoch, id, n;
+	int32_t off[SITE_FRAMES];   /* frame I's slot - RA_SLOT, in words */
+	uintptr_t pcs[SITE_FRAMES]; /* frame 0: the caller's return address */
+};
+
+struct thread_sites {
+	uint64_t hits; /* written by its thread only */
+	struct site s[SITE_ENTRIES];
+};
+
+static struct thread_sites *tables;
+static _Atomic unsigned tables_used;
+static _Atomic bool disabled;
+static __thread struct thread_sites *my_table
+        __attribute__((tls_model("initial-exec")));
+static uintptr_t tramp_lo, tramp_hi;
+static __thread bool my_table_tried __attribute__((tls_model("initial-exec")));
+
+int
+call_site_init(uintptr_t lo, uintptr_t hi)
+{
+	tramp_lo = lo;
+	tramp_hi = hi;
+	if (tables)
+		return 0;
+	/* Mapped, never touched until a thread uses its table. */
+	tables = arena_map(SITE_THREADS * sizeof(*tables));
+	return tables ? 0 : -1;
+}
+
+void
+call_site_set_enabled(bool enabled)
+{
+	atomic_store(&disabled, !enabled);
+}
+
+uint64_t
+call_site_hits(void)
+{
+	unsigned i, n = atomic_load(&tables_used);
+	uint64_t sum = 0;
+
+	for (i = 0; i < n && i < SITE_THREADS; i++)
+		sum += __atomic_load_n(&tables[i].hits, __ATOMIC_RELAXED);
+	return sum;
+}
+
+static struct thread_sites *
+table(void)
+{
+	unsigned i;
+
+	if (my_table_tried)
+		return my_table;
+	my_table_tried = true;
+	if (!tables)
+		return NULL;
+	i = atomic_fetch_add(&tables_used, 1);
+	if (i < SITE_THREADS)
+		my_table = &tables[i];
+	return my_table;
+}
+
+static inline struct site *
+site_of(struct thread_sites *t, uintptr_t entry, const uintptr_t *ra_slot,
+        uintptr_t ra)
+{
+	uint64_t k = ((uintptr_t)ra_slot >> 3) + ra * 31 + entry;
+
+	return &t->s[(k * 0x9e3779b97f4a7c15ull) >> 58];
+}
+
+/* After the full path: remember its frames when they are the depot's. */
+static void
+learn(struct site *s, uintptr_t entry, const uintptr_t *ra_slot,
+      uint32_t tid, uint32_t epoch, uint32_t id)
+{
+	const int32_t *slots;
+	const uintptr_t *pcs, *kept;
+	uintptr_t sp;
+	unsigned n, i, m, k;
+
+	if (!id || !unwind_last_frames(&sp, &slots, &pcs, &n))
+		return;
+	/* The trampoline's frame; the caller's frames start above it, at
+	 * RA_SLOT. */
+	for (i = 0; i < n && !(pcs[i] >= tramp_lo && pcs[i] < tramp_hi); i++)
+		;
+	if (++i >= n || sp + (uintptr_t)(intptr_t)slots[i] !=
+	                        (uintptr_t)ra_slot)
+		return;
+	/* The depot's stack: the entry, the kept frames, the thread. */
+	m = depot_get(id, &kept);
+	if (m < 2 || m - 2 > SITE_FRAMES || m - 2 > n - i ||
+	    kept[0] != (entry | DEPOT_EXACT_TAG) ||
+	    kept[m - 1] != (DEPOT_THREAD_TAG | tid))
+		return;
+	m -= 2;
+	for (k = 0; k < m; k++) {
+		intptr_t d = (intptr_t)(sp + (uintptr_t)(intptr_t)slots[i + k] -
+		                        (uintptr_t)ra_slot);
+
+		if (kept[k + 1] != pcs[i + k] || (d & 7) || d < 0 ||
+		    d / 8 > INT32_MAX)
+			return;
+		s->off[k] = (int32_t)(d / 8);
+		s->pcs[k] = pcs[i + k];
+	}
+	if (m == 0)
+		return;
+	s->entry = entry;
+	s->tid = tid;
+	s->epoch = epoch;
+	s->id = id;
+	s->n = m;
+	s->ra_slot = ra_slot;
+}
+
+/* Not memoized here, or not yet (or this thread has no table yet): the
+ * full path, then learn. */
+static __attribute__((noinline)) uint32_t
+miss(struct site *s, uintptr_t entry, const uintptr_t *ra_slot)
+{
+	uint32_t tid = (uint32_t)engine_thread_id(), epoch = depot_epoch, id;
+	struct thread_sites *t = table();
+
+	id = capture_hooked(entry, tramp_lo, tramp_hi);
+	if (!t || refsan_opts.stack_depth <= 1 ||
+	    atomic_load_explicit(&disabled, memory_order_relaxed))
+		return id;
+	if (!s)
+		s = site_of(t, entry, ra_slot, *ra_slot);
+	s->ra_slot = NULL;
+	learn(s, entry, ra_slot, tid, epoch, id);
+	return id;
+}
+
+uint32_t
+call_site_capture(uintptr_t entry, const uintptr_t *ra_slot)
+{
+	struct thread_sites *t = my_table;
+	struct site *s;
+	uintptr_t ra = *ra_slot, diff;
+	unsigned i, n;
+
+	if (__builtin_expect(!t || !engine_tid_cache, 0))
+		return miss(NULL, entry, ra_slot);
+	s = site_of(t, entry, ra_slot, ra);
+	if (s->ra_slot != ra_slot || s->pcs[0] != ra || s->entry != entry ||
+	    s->tid != (uint32_t)engine_tid_cache || s->epoch != depot_epoch ||
+	    atomic_load_explicit(&disabled, memory_order_relaxed))
+		return miss(s, entry, ra_slot);
+	/* Branch-free: a hit reads them all anyway. */
+	for (i = 1, n = s->n, diff = 0; i < n; i++)
+		diff |= ra_slot[s->off[i]] ^ s->pcs[i];
+	if (diff)
+		return miss(s, entry, ra_slot);
+	__atomic_store_n(&t->hits, t->hits + 1, __ATOMIC_RELAXED);
+	return s->id;
+}
