@@ -189,8 +189,18 @@ check_family(const struct ht_info *info, struct engine_call *c)
 	e.family = info->family;
 	e.accept = c->accept;
 	e.stack = engine_stack(c);
-	e.created_stack = info->created_stack;
 	e.refcount = info->refcount;
+	/* The table's answer to an operation holds no stacks: look the
+	 * creation stack up (from the quarantine when that was the final
+	 * release). */
+	e.created_stack = info->created_stack;
+	if (!e.created_stack) {
+		struct ht_info full;
+
+		if (handle_table_lookup(info->handle, &full) != HT_UNKNOWN &&
+		    full.seq == info->seq)
+			e.created_stack = full.created_stack;
+	}
 	raise_error(&e);
 }
 

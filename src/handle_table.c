@@ -880,6 +880,23 @@ fill_info(struct shard *s, const struct handle_entry *e, struct ht_info *out)
 	}
 }
 
+/* What an operation that succeeded reports: no stacks (they take the
+ * history record's line to read; handle_table_lookup has them). */
+static inline __attribute__((always_inline)) void
+fill_ok(const struct handle_entry *e, struct ht_info *out)
+{
+	if (!out)
+		return;
+	out->handle = e->handle;
+	out->refcount = e->info & RC_MASK;
+	out->family = ENTRY_FAMILY(e);
+	out->seq = e->seq;
+	out->created_stack = 0;
+	out->last_acquire_stack = 0;
+	out->last_release_stack = 0;
+	out->creator_tid = 0;
+}
+
 static void
 fill_dead(const struct quarantine_entry *q, uintptr_t h, struct ht_info *out)
 {
@@ -1003,10 +1020,10 @@ handle_table_acquire(uintptr_t h, uint32_t stack, struct ht_info *out)
 	shard_lock(s);
 	e = slot_find(s, h, hash, &pos);
 	if (e && !(e->info & PENDING) && library_own(e, stack)) {
-		fill_info(s, e, out);
+		fill_ok(e, out);
 		st = HT_OK;
 	} else if (e && !(e->info & PENDING)) {
-		fill_info(s, e, out);
+		fill_ok(e, out);
 		if ((e->info & RC_MASK) < HT_MAX_REFCOUNT)
 			e->info++;
 		hist_push(s, e, stack);
@@ -1036,10 +1053,10 @@ handle_table_release_begin(uintptr_t h, uint32_t stack, struct ht_info *out,
 	shard_lock(s);
 	e = slot_find(s, h, hash, &pos);
 	if (e && !(e->info & PENDING) && library_own(e, stack)) {
-		fill_info(s, e, out); /* r->handle stays 0: nothing to end */
+		fill_ok(e, out); /* r->handle stays 0: nothing to end */
 		st = HT_OK;
 	} else if (e && !(e->info & PENDING)) {
-		fill_info(s, e, out);
+		fill_ok(e, out);
 		r->handle = h;
 		r->seq = e->seq;
 		r->stack = stack;
@@ -1075,10 +1092,10 @@ handle_table_release(uintptr_t h, uint32_t stack, struct ht_info *out)
 	shard_lock(s);
 	e = slot_find(s, h, hash, &pos);
 	if (e && !(e->info & PENDING) && library_own(e, stack)) {
-		fill_info(s, e, out);
+		fill_ok(e, out);
 		st = HT_OK;
 	} else if (e && !(e->info & PENDING)) {
-		fill_info(s, e, out);
+		fill_ok(e, out);
 		if ((e->info & RC_MASK) <= 1) {
 			entry_retire(s, e, pos, HT_EV_STACK(stack), hash);
 		} else {

@@ -27,7 +27,9 @@ enum ht_status {
 	HT_FULL,    /* no memory: dropped */
 };
 
-/* What the table knows of one handle. */
+/* What the table knows of one handle.  An operation that returns HT_OK
+ * fills handle, refcount, family and seq only (the stacks read 0:
+ * handle_table_lookup has them). */
 struct ht_info {
 	uintptr_t handle;
 	unsigned refcount;     /* before the operation */

@@ -188,15 +188,28 @@ START_TEST(family_mismatch)
 	struct engine_call r = call("release", false);
 	struct engine_release rel;
 
+	struct engine_call a = call("add_ref", false);
+	uint32_t created;
+
 	c.family = 2;
 	engine_create(0x600, &c);
+	created = c.stack;
+	ck_assert_uint_ne(created, 0);
+	/* an acquire, then the final release: the mismatch names the
+	 * creation stack, looked up (live, then from the quarantine) */
+	a.accept = 1ull << 1;
+	engine_acquire(0x600, &a);
+	ck_assert_uint_eq(nseen, 1);
+	ck_assert_uint_eq(seen[0].created_stack, created);
+	release(0x600, false, true);
 	r.accept = 1ull << 1;
 	ck_assert(engine_release_begin(0x600, &r, &rel));
 	engine_release_end(&rel, true);
-	ck_assert_uint_eq(nseen, 1);
-	ck_assert_int_eq(seen[0].kind, EE_FAMILY_MISMATCH);
-	ck_assert_uint_eq(seen[0].family, 2);
-	ck_assert_uint_eq(seen[0].accept, 2);
+	ck_assert_uint_eq(nseen, 2);
+	ck_assert_int_eq(seen[1].kind, EE_FAMILY_MISMATCH);
+	ck_assert_uint_eq(seen[1].family, 2);
+	ck_assert_uint_eq(seen[1].accept, 2);
+	ck_assert_uint_eq(seen[1].created_stack, created);
 }
 END_TEST
 
