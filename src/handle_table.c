@@ -505,15 +505,31 @@ idx_delete(struct shard *s, bool q, size_t i)
 
 /* ---- live records ---- */
 
+/* idx_find on the live index, giving the record as well (found once). */
 static inline struct handle_entry *
 slot_find(struct shard *s, uintptr_t h, uint64_t hash, size_t *pos)
 {
-	size_t p = idx_find(s, false, h, hash);
+	const uint32_t *base = s->idx;
+	size_t mask = s->mask, i, dist = 0;
+	unsigned rbits = s->rbits;
+	uint32_t refmask = (1u << rbits) - 1, tag = tag_of(hash, rbits);
 
-	if (p == NONE)
+	if (!base)
 		return NULL;
-	*pos = p;
-	return rec_at(s, s->idx[p] & ((1u << s->rbits) - 1));
+	for (i = hash & mask;; i = (i + 1) & mask, dist++) {
+		uint32_t v = base[i], d;
+		struct handle_entry *e;
+
+		if (!v)
+			return NULL;
+		d = v >> REF_BITS;
+		if ((d == dist || (d == DIST_SAT && dist >= DIST_SAT)) &&
+		    (v & LOW24 & ~refmask) == tag &&
+		    (e = rec_at(s, v & refmask))->handle == h) {
+			*pos = i;
+			return e;
+		}
+	}
 }
 
 /* A bigger index, before an insert that would pass 3/4 load. */
