@@ -38,6 +38,16 @@
  * the ring too when it is the newest: a program that frees and mallocs the
  * same address over and over keeps one ring record, not a ring's worth.
  * Nothing is mapped until a shard is first used.
+ *
+ * A final release parks its record instead (one per shard): it stays in
+ * the live index, marked PENDING with a count of 0, which every lookup
+ * already reads as dead, and the release stack waits in the shard.  A
+ * create of the same address, the common case of an allocator that hands
+ * the block just freed straight back, then revives it in place: no
+ * quarantine insert, no quarantine lookup and delete, no live delete and
+ * insert (four index operations per create/release pair, down to the two
+ * lookups).  Any other final release in the shard first retires the
+ * parked record into the quarantine as before.
  */
 #include <errno.h>
 #include <sched.h>
@@ -138,7 +148,11 @@ struct shard {
 	unsigned nretired;
 	unsigned rbits, qrbits; /* R of the live and quarantine indexes */
 	size_t mask;            /* index slots - 1 */
-	size_t count;
+	size_t count;           /* records in the index (parked included) */
+	/* The parked record (see park()), 1-based; 0: none.  Its index
+	 * slot was PARK_POS (checked before use: deletions shift slots). */
+	uint32_t park_ref, park_stack;
+	size_t park_pos;
 	struct handle_entry *seg[NSEGS];
 	/* quarantine */
 	struct quarantine_entry *ring;
@@ -931,6 +945,71 @@ fill_dead(const struct quarantine_entry *q, uintptr_t h, struct ht_info *out)
 /* The handle's life ends: into the quarantine, out of the table. */
 static void
 entry_retire(struct shard *s, struct handle_entry *e, size_t pos,
+	     uint32_t release_stack, uint64_t hash);
+
+static inline bool
+is_parked(const struct handle_entry *e)
+{
+	return (e->info & (PENDING | RC_MASK)) == PENDING;
+}
+
+/* The parked record goes where a final release used to send it. */
+static void
+unpark(struct shard *s)
+{
+	uint32_t ref = s->park_ref;
+	struct handle_entry *e = rec_at(s, ref);
+	uint64_t hash = mix(e->handle);
+	size_t pos = s->park_pos;
+
+	/* Read unlocked by handle_table_live. */
+	__atomic_store_n(&s->park_ref, 0, __ATOMIC_RELAXED);
+	if ((pos > s->mask || (s->idx[pos] & ((1u << s->rbits) - 1)) != ref) &&
+	    !slot_find(s, e->handle, hash, &pos))
+		return;
+	entry_retire(s, e, pos, s->park_stack, hash);
+}
+
+/* A final release: park the record (see the top of the file), or retire
+ * it when there is no quarantine to keep it for. */
+static void
+entry_park(struct shard *s, struct handle_entry *e, size_t pos,
+	   uint32_t release_stack, uint64_t hash)
+{
+	uint32_t ref;
+
+	if (!table.quarantine_per_shard) {
+		entry_retire(s, e, pos, release_stack, hash);
+		return;
+	}
+	if (s->park_ref) {
+		unpark(s);
+		/* The retire may have shifted our slot back: find it again. */
+		e = slot_find(s, e->handle, hash, &pos);
+	}
+	ref = s->idx[pos] & ((1u << s->rbits) - 1);
+	e->info = (e->info & ~RC_MASK) | PENDING;
+	__atomic_store_n(&s->park_ref, ref, __ATOMIC_RELAXED);
+	s->park_pos = pos;
+	s->park_stack = release_stack;
+}
+
+/* What a dead record in the index says: a final release in flight in
+ * another thread, or the parked one. */
+static void
+fill_pending(struct shard *s, const struct handle_entry *e,
+	     struct ht_info *out)
+{
+	fill_info(s, e, out);
+	if (!out)
+		return;
+	out->refcount = 0;
+	if (is_parked(e))
+		out->last_release_stack = s->park_stack;
+}
+
+static void
+entry_retire(struct shard *s, struct handle_entry *e, size_t pos,
 	     uint32_t release_stack, uint64_t hash)
 {
 	q_put(s, e, entry_created_stack(s, e), release_stack, hash);
@@ -964,6 +1043,26 @@ handle_table_create(uintptr_t h, unsigned family, uint32_t seq,
 
 	shard_lock(s);
 	e = slot_find(s, h, hash, &pos);
+	if (e && is_parked(e)) {
+		/* The address just released comes back: a new life in the
+		 * same record. */
+		hist_free(s, e);
+		e->seq = seq;
+		e->stack = stack;
+		e->info = 1u | ((uint32_t)(family & FAMILY_MASK) << FAMILY_SHIFT) |
+			  (family & HT_CREATE_BORROWED ? BORROWED : 0);
+		__atomic_store_n(&s->park_ref, 0, __ATOMIC_RELAXED);
+		COUNTER_ADD(s->created, 1);
+		shard_unlock(s);
+		if (out) {
+			memset(out, 0, sizeof(*out));
+			out->handle = h;
+			out->family = family & FAMILY_MASK;
+			out->seq = seq;
+			out->created_stack = stack;
+		}
+		return HT_OK;
+	}
 	if (e && (e->info & PENDING)) {
 		finish_pending(s, e, pos, hash);
 		e = NULL;
@@ -1046,7 +1145,7 @@ handle_table_acquire(uintptr_t h, uint32_t stack, struct ht_info *out)
 		COUNTER_ADD(s->acquired, 1);
 		st = HT_OK;
 	} else if (e) {
-		fill_info(s, e, out);
+		fill_pending(s, e, out);
 		st = HT_DEAD;
 	} else {
 		st = not_live(s, h, hash, out);
@@ -1084,10 +1183,8 @@ handle_table_release_begin(uintptr_t h, uint32_t stack, struct ht_info *out,
 		}
 		st = HT_OK;
 	} else if (e) {
-		/* Another thread's final release is in flight. */
-		fill_info(s, e, out);
-		if (out)
-			out->refcount = 0;
+		/* Another thread's final release is in flight, or parked. */
+		fill_pending(s, e, out);
 		st = HT_DEAD;
 	} else {
 		st = not_live(s, h, hash, out);
@@ -1113,7 +1210,7 @@ handle_table_release(uintptr_t h, uint32_t stack, struct ht_info *out)
 	} else if (e && !(e->info & PENDING)) {
 		fill_ok(e, out);
 		if ((e->info & RC_MASK) <= 1) {
-			entry_retire(s, e, pos, HT_EV_STACK(stack), hash);
+			entry_park(s, e, pos, HT_EV_STACK(stack), hash);
 		} else {
 			e->info--;
 			hist_push(s, e, stack | HT_EV_RELEASE);
@@ -1121,9 +1218,7 @@ handle_table_release(uintptr_t h, uint32_t stack, struct ht_info *out)
 		COUNTER_ADD(s->released, 1);
 		st = HT_OK;
 	} else if (e) {
-		fill_info(s, e, out);
-		if (out)
-			out->refcount = 0;
+		fill_pending(s, e, out);
 		st = HT_DEAD;
 	} else {
 		st = not_live(s, h, hash, out);
@@ -1182,9 +1277,7 @@ handle_table_lookup(uintptr_t h, struct ht_info *out)
 		fill_info(s, e, out);
 		st = HT_OK;
 	} else if (e) {
-		fill_info(s, e, out);
-		if (out)
-			out->refcount = 0;
+		fill_pending(s, e, out);
 		st = HT_DEAD;
 	} else {
 		st = not_live(s, h, hash, out);
@@ -1201,7 +1294,9 @@ handle_table_live(void)
 	if (!table.shards)
 		return 0;
 	for (i = 0; i < NSHARDS; i++)
-		n += __atomic_load_n(&table.shards[i].count, __ATOMIC_RELAXED);
+		n += __atomic_load_n(&table.shards[i].count, __ATOMIC_RELAXED) -
+		     (__atomic_load_n(&table.shards[i].park_ref,
+				      __ATOMIC_RELAXED) != 0);
 	return n;
 }
 

@@ -149,6 +149,61 @@ count_view(const struct ht_view *v, void *arg)
 	c->refs += v->info.refcount;
 }
 
+START_TEST(one_step_release_parks)
+{
+	struct ht_info info;
+	struct count c = { 0, 0 };
+	uint64_t created, acquired, released;
+	uintptr_t h;
+
+	/* The final release parks the record: dead to every lookup, with
+	 * its stacks, not counted live, not listed. */
+	handle_table_create(0x50, 4, 1, 5, NULL);
+	handle_table_acquire(0x50, 6, NULL);
+	ck_assert_int_eq(handle_table_release(0x50, 7, &info), HT_OK);
+	ck_assert_uint_eq(info.refcount, 2);
+	ck_assert_int_eq(handle_table_release(0x50, 8, &info), HT_OK);
+	ck_assert_uint_eq(handle_table_live(), 0);
+	handle_table_foreach(count_view, &c);
+	ck_assert_uint_eq(c.n, 0);
+	ck_assert_int_eq(handle_table_release(0x50, 9, &info), HT_DEAD);
+	ck_assert_uint_eq(info.created_stack, 5);
+	ck_assert_uint_eq(info.last_release_stack, 8);
+	ck_assert_uint_eq(info.family, 4);
+	ck_assert_int_eq(handle_table_acquire(0x50, 10, &info), HT_DEAD);
+	ck_assert_uint_eq(info.last_release_stack, 8);
+	ck_assert_int_eq(handle_table_lookup(0x50, &info), HT_DEAD);
+	ck_assert_uint_eq(info.refcount, 0);
+	/* The same address comes back: a new life, no history of the old. */
+	ck_assert_int_eq(handle_table_create(0x50, 3, 2, 11, &info), HT_OK);
+	ck_assert_uint_eq(handle_table_live(), 1);
+	ck_assert_int_eq(handle_table_lookup(0x50, &info), HT_OK);
+	ck_assert_uint_eq(info.refcount, 1);
+	ck_assert_uint_eq(info.family, 3);
+	ck_assert_uint_eq(info.created_stack, 11);
+	ck_assert_uint_eq(info.last_acquire_stack, 0);
+	ck_assert_uint_eq(info.last_release_stack, 0);
+	/* Other final releases retire the parked one into the quarantine,
+	 * stacks intact, whatever shard each lands in. */
+	for (h = 0x1000; h < 0x1000 + 64 * 16; h += 16)
+		handle_table_create(h, 1, (uint32_t)h, (uint32_t)h + 1, NULL);
+	for (h = 0x1000; h < 0x1000 + 64 * 16; h += 16)
+		ck_assert_int_eq(handle_table_release(h, (uint32_t)h + 2, NULL),
+				 HT_OK);
+	ck_assert_uint_eq(handle_table_live(), 1);
+	for (h = 0x1000; h < 0x1000 + 64 * 16; h += 16) {
+		ck_assert_int_eq(handle_table_lookup(h, &info), HT_DEAD);
+		ck_assert_uint_eq(info.created_stack, (uint32_t)h + 1);
+		ck_assert_uint_eq(info.last_release_stack, (uint32_t)h + 2);
+		ck_assert_uint_eq(info.seq, (uint32_t)h);
+	}
+	handle_table_counters(&created, &acquired, &released);
+	ck_assert_uint_eq(created, 2 + 64);
+	ck_assert_uint_eq(acquired, 1);
+	ck_assert_uint_eq(released, 2 + 64);
+}
+END_TEST
+
 START_TEST(growth_keeps_everything)
 {
 	const uintptr_t n = 200000;
@@ -510,6 +565,7 @@ UNIT_SUITE(handle_table_suite)
 	tcase_add_test(tc, rollback_keeps_the_handle);
 	tcase_add_test(tc, reuse_starts_a_new_life);
 	tcase_add_test(tc, create_of_live_handle_is_an_acquire);
+	tcase_add_test(tc, one_step_release_parks);
 	tcase_add_test(tc, growth_keeps_everything);
 	tcase_add_test(tc, quarantine_evicts_oldest);
 	tcase_add_test(tc, history_ring);
