@@ -187,6 +187,8 @@ call_site_capture(uintptr_t entry, const uintptr_t *ra_slot)
 	uintptr_t ra = *ra_slot, diff;
 	unsigned i, n;
 
+	if (refsan_opts.stack_depth <= 1) /* capture.c's own memo */
+		return capture_hooked(entry, tramp_lo, tramp_hi);
 	if (__builtin_expect(!t || !engine_tid_cache, 0))
 		return miss(NULL, entry, ra_slot);
 	s = site_of(t, entry, ra_slot, ra);
