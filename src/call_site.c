@@ -165,12 +165,15 @@ learn(struct site *s, uintptr_t entry, const uintptr_t *ra_slot,
 static __attribute__((noinline)) uint32_t
 miss(struct site *s, uintptr_t entry, const uintptr_t *ra_slot)
 {
-	uint32_t tid = (uint32_t)engine_thread_id(), epoch = depot_epoch, id;
-	struct thread_sites *t = table();
+	uint32_t tid, epoch = depot_epoch, id;
+	struct thread_sites *t;
 
+	if (refsan_opts.stack_depth <= 1)
+		return capture_hooked(entry, tramp_lo, tramp_hi);
+	tid = (uint32_t)engine_thread_id();
+	t = table();
 	id = capture_hooked(entry, tramp_lo, tramp_hi);
-	if (!t || refsan_opts.stack_depth <= 1 ||
-	    atomic_load_explicit(&disabled, memory_order_relaxed))
+	if (!t || atomic_load_explicit(&disabled, memory_order_relaxed))
 		return id;
 	if (!s)
 		s = site_of(t, entry, ra_slot, *ra_slot);
@@ -187,8 +190,8 @@ call_site_capture(uintptr_t entry, const uintptr_t *ra_slot)
 	uintptr_t ra = *ra_slot, diff;
 	unsigned i, n;
 
-	if (refsan_opts.stack_depth <= 1) /* capture.c's own memo */
-		return capture_hooked(entry, tramp_lo, tramp_hi);
+	/* No table yet, or never: with stack_depth <= 1 capture.c's own
+	 * memo serves every call, and miss() hands out no table. */
 	if (__builtin_expect(!t || !engine_tid_cache, 0))
 		return miss(NULL, entry, ra_slot);
 	s = site_of(t, entry, ra_slot, ra);
