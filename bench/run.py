@@ -32,7 +32,9 @@ wall: a busy machine stretches wall time by the time a process waits for a
 core, which says nothing of the tool.  W4 (throughput of two threads) and
 the EXIT time are wall times.  Peak RSS is GNU time's %M (for heaptrack:
 the largest of the program and heaptrack's own interpreter; a floor near
-1 MiB, time's own).
+1 MiB, time's own).  time runs in the clean environment and execs
+bench/envexec, which sets the tool's variables (LD_PRELOAD, REFSAN_OPTIONS)
+and execs the program: refsan is never loaded into the wrapper.
 
 Never part of `meson test`.  The raw numbers go to --json for before/after
 comparisons.
@@ -84,21 +86,22 @@ def clean_env():
 
 
 def command(ctx, tool, argv, extra_opts=""):
-    """argv and environment that run ARGV under TOOL (None: n/a)."""
-    env = clean_env()
+    """argv, the clean environment, and the variables that TOOL adds to
+    the environment of the program it runs (for refsan: LD_PRELOAD and
+    REFSAN_OPTIONS)."""
+    tool_env = {}
     if tool in ("refsan", "refsan0"):
         opts = "spec=" + ctx.spec
         if tool == "refsan0":
             opts += ":stack_depth=0"
         if extra_opts:
             opts += ":" + extra_opts
-        env["LD_PRELOAD"] = ctx.shim
-        env["REFSAN_OPTIONS"] = opts
+        tool_env = {"LD_PRELOAD": ctx.shim, "REFSAN_OPTIONS": opts}
     elif tool == "heaptrack":
         argv = ["heaptrack", "-o", os.path.join(ctx.scratch, "heaptrack.%p")] + argv
     elif tool == "valgrind":
         argv = ["valgrind"] + argv
-    return argv, env
+    return argv, clean_env(), tool_env
 
 
 def group_cpu_s(pgid):
@@ -149,15 +152,25 @@ def spawn(argv, env, out, err, timeout):
 def run_once(ctx, tool, argv, ok_status=(0,), extra_opts=""):
     """One run: a dict of metrics (the program's BENCH lines and the
     process's), or None and a message when it failed."""
-    argv, env = command(ctx, tool, argv, extra_opts)
+    argv, env, tool_env = command(ctx, tool, argv, extra_opts)
     out = os.path.join(ctx.scratch, "out")
     err = os.path.join(ctx.scratch, "err")
     rssf = os.path.join(ctx.scratch, "rss")
-    # ru_maxrss of a child spawned from Python starts at Python's own RSS
-    # (exec keeps the high-water mark of the image it replaces): the small
-    # /usr/bin/time in between puts that floor near 1 MiB.
-    timer = ["/usr/bin/time", "-f", "%M", "-o", rssf] if ctx.gnu_time else []
-    wall, cpu, rss, status, end, timed_out = spawn(timer + argv, env, out, err,
+    if ctx.gnu_time:
+        # ru_maxrss of a child spawned from Python starts at Python's own
+        # RSS (exec keeps the high-water mark of the image it replaces):
+        # the small /usr/bin/time in between puts that floor near 1 MiB.
+        # The tool's variables must reach the program only, not the
+        # wrapper (which would load refsan too, and fork with its atfork
+        # handlers, all counted in the CPU time): time runs in the clean
+        # environment and execs bench/envexec, which sets them and execs
+        # the program in place.  Every tool, bare included, goes through
+        # it, so that all pay the same exec.
+        argv = (["/usr/bin/time", "-f", "%M", "-o", rssf, ctx.envexec]
+                + ["%s=%s" % kv for kv in sorted(tool_env.items())] + argv)
+    else:
+        env.update(tool_env)
+    wall, cpu, rss, status, end, timed_out = spawn(argv, env, out, err,
                                                    ctx.timeout)
     if timed_out:
         return {"timeout": True, "proc_wall_s": wall, "proc_cpu_s": cpu}, None
@@ -595,6 +608,7 @@ def main():
     ctx.workloads = os.path.join(b, "bench", "workloads")
     ctx.workloads_lsan = os.path.join(b, "bench", "workloads-lsan")
     ctx.libbenchobj = os.path.join(b, "bench", "libbenchobj.so")
+    ctx.envexec = os.path.join(b, "bench", "envexec")
     ctx.spec = os.path.join(HERE, "bench.spec")
     ctx.python = a.python
     ctx.timeout = a.timeout
@@ -610,7 +624,7 @@ def main():
     if not ctx.gnu_time:
         print("bench: no /usr/bin/time (apt-get install time): peak RSS includes "
               "Python's own, about 10 MiB", file=sys.stderr)
-    for p in (ctx.shim, ctx.workloads, ctx.libbenchobj):
+    for p in (ctx.shim, ctx.workloads, ctx.libbenchobj, ctx.envexec):
         if not os.path.exists(p):
             die("no %s: build first (meson setup %s && ninja -C %s)" % (p, a.build, a.build))
 

@@ -130,6 +130,23 @@ load_options(void)
 		options_print_help(2);
 }
 
+/*
+ * Append S to BUF (LEN bytes, *AT used), cut short like snprintf.  Not
+ * snprintf itself: every process runs this, and printf's code is pages
+ * that one which never loads the target need not fault in.
+ */
+static void
+append(char *buf, size_t len, size_t *at, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > len - 1 - *at)
+		n = len - 1 - *at;
+	memcpy(buf + *at, s, n);
+	*at += n;
+	buf[*at] = '\0';
+}
+
 static void
 load_spec(void)
 {
@@ -137,13 +154,17 @@ load_spec(void)
 	char msg[1024];
 	const char *dirs = secure_getenv("REFSAN_PROFILE_PATH");
 	char profile_dirs[4096];
+	size_t at = 0;
 
 	spec_init(&refsan_spec);
 	if (!*refsan_opts.spec)
 		return;
-	snprintf(profile_dirs, sizeof(profile_dirs), "%s%s%s",
-		 dirs && *dirs ? dirs : "", dirs && *dirs ? ":" : "",
-		 REFSAN_PROFILE_DIRS);
+	profile_dirs[0] = '\0';
+	if (dirs && *dirs) {
+		append(profile_dirs, sizeof(profile_dirs), &at, dirs);
+		append(profile_dirs, sizeof(profile_dirs), &at, ":");
+	}
+	append(profile_dirs, sizeof(profile_dirs), &at, REFSAN_PROFILE_DIRS);
 	if (spec_load_list(&refsan_spec, refsan_opts.spec, profile_dirs,
 			   &err) == 0)
 		return;
@@ -230,23 +251,31 @@ atfork_child(void)
  */
 /* Activation failed: nothing is checked, so a clean exit must not pass. */
 static _Atomic bool untracked_by_failure;
+/* 0 no, 1 in progress, 2 done, 3 failed */
+static _Atomic int activation_state;
+
+bool
+init_activation_begun(void)
+{
+	return atomic_load_explicit(&activation_state, memory_order_acquire) !=
+	       0;
+}
 
 bool
 init_activate(void)
 {
-	static _Atomic int state; /* 0 no, 1 in progress, 2 done, 3 failed */
 	int expected = 0;
 
 	static __thread int activating
 		__attribute__((tls_model("initial-exec")));
 
-	if (atomic_load_explicit(&state, memory_order_acquire) == 2)
+	if (atomic_load_explicit(&activation_state, memory_order_acquire) == 2)
 		return true;
 	if (activating)
 		return false; /* this thread's own activation calls back in */
-	if (!atomic_compare_exchange_strong(&state, &expected, 1)) {
+	if (!atomic_compare_exchange_strong(&activation_state, &expected, 1)) {
 		/* Another thread is activating: wait for it (rare, short). */
-		while ((expected = atomic_load(&state)) == 1)
+		while ((expected = atomic_load(&activation_state)) == 1)
 			sched_yield();
 		return expected == 2;
 	}
@@ -255,7 +284,7 @@ init_activate(void)
 	    engine_init(refsan_opts.quarantine, refsan_opts.history) != 0) {
 		safe_puts(2, "refsan: error: cannot map memory for the handle table (1 GiB of address space is reserved: is `ulimit -v` set?); the program runs untracked and exits with status 2\n");
 		atomic_store(&untracked_by_failure, true);
-		atomic_store(&state, 3);
+		atomic_store(&activation_state, 3);
 		activating = 0;
 		return false;
 	}
@@ -271,7 +300,7 @@ init_activate(void)
 	engine_on_error = report_print_error;
 	signals_init();
 	atomic_store(&refsan_active, true);
-	atomic_store_explicit(&state, 2, memory_order_release);
+	atomic_store_explicit(&activation_state, 2, memory_order_release);
 	activating = 0;
 	return true;
 }

@@ -13,6 +13,14 @@
 
 enum init_state { INIT_UNINIT, INIT_BOOT, INIT_READY, INIT_DONE };
 
+/*
+ * For a large zeroed table that start-up does not write: its own .bss.*
+ * section, which the linker lays out apart from its file's small
+ * variables, so that the few variables every process writes at start
+ * share a page or two instead of each faulting in a page between tables.
+ */
+#define INIT_LARGE_BSS __attribute__((section(".bss.refsan_large")))
+
 /* Atomic: read by the report thread and by hooks on any thread while the
  * exit path moves it to DONE (a data race under TSan as a plain int). */
 extern _Atomic int refsan_state;
@@ -37,6 +45,10 @@ int init_final_report(int status);
 
 /* Map the engine and start tracking (idempotent); false when it cannot. */
 bool init_activate(void);
+
+/* True once init_activate() has begun (on any thread): from then on stacks
+ * may be stored, and loaded modules must be snapshotted for symbolizing. */
+bool init_activation_begun(void);
 
 /* Before exec: write this image's report. */
 void init_exec_report(void);

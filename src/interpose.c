@@ -196,15 +196,16 @@ static const struct spec *ispec;
 static unsigned char first_char[256]; /* names' first chars, fast reject */
 static bool any_wild_first;           /* a glob starting with a wildcard */
 
-static struct hook hooks[MAX_HOOKS];
+static struct hook hooks[MAX_HOOKS] INIT_LARGE_BSS;
 static _Atomic unsigned nhooks;
-static unsigned hook_hash[HOOK_HASH]; /* idx + 1, 0 empty */
-static char name_store[NAME_STORE];
+static unsigned hook_hash[HOOK_HASH] INIT_LARGE_BSS; /* idx + 1, 0 empty */
+static char name_store[NAME_STORE] INIT_LARGE_BSS;
 static size_t name_used;
 static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static pthread_mutex_t scan_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct dso objs_a[MAX_OBJS], objs_b[MAX_OBJS];
+static struct dso objs_a[MAX_OBJS] INIT_LARGE_BSS;
+static struct dso objs_b[MAX_OBJS] INIT_LARGE_BSS;
 static struct dso *objs = objs_a, *objs_next = objs_b;
 static size_t nobjs;
 static bool scanned_once;
@@ -215,7 +216,13 @@ static unsigned char warned[MAX_WARN_RULES / 8];
 static _Atomic uint64_t st_slots, st_pool_full, st_shadow_full, st_shadow_stale;
 static _Atomic uint64_t st_recycled, st_recycled_stale;
 
-static __thread struct shadow_ent shadow[SHADOW_MAX]
+/*
+ * This thread's shadow stack: SHADOW_MAX entries, mapped at its first
+ * hijacked call and unmapped when it exits.  Not a static TLS array: the
+ * loader would zero its 20 KiB at the start of every process, and glibc
+ * in every new thread, whether or not it ever calls the target.
+ */
+static __thread struct shadow_ent *shadow
         __attribute__((tls_model("initial-exec")));
 static __thread unsigned shadow_depth
         __attribute__((tls_model("initial-exec")));
@@ -857,6 +864,49 @@ is_stub(uintptr_t v)
 
 /* ---- shadow stack, stack capture -------------------------------------- */
 
+#define SHADOW_BYTES (SHADOW_MAX * sizeof(struct shadow_ent))
+
+static pthread_key_t shadow_key;
+static pthread_once_t shadow_once = PTHREAD_ONCE_INIT;
+static bool shadow_key_ok;
+
+/* At the exit of a thread: its pending entries, if any, die with it. */
+static void
+shadow_free(void *p)
+{
+	if (shadow == p) {
+		shadow_depth = 0;
+		shadow = NULL;
+	}
+	munmap(p, SHADOW_BYTES);
+}
+
+static void
+shadow_key_init(void)
+{
+	shadow_key_ok = pthread_key_create(&shadow_key, shadow_free) == 0;
+}
+
+/* Once per thread, from the first hijack (inside the guard, errno saved
+ * by the caller): mmap, since the hooks never malloc.  NULL when no
+ * memory is left; the call then goes unhijacked, as when the stack is
+ * full. */
+static __attribute__((noinline)) struct shadow_ent *
+shadow_alloc(void)
+{
+	void *p;
+
+	pthread_once(&shadow_once, shadow_key_init);
+	p = mmap(NULL, SHADOW_BYTES, PROT_READ | PROT_WRITE,
+	         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (shadow_key_ok)
+		pthread_setspecific(shadow_key, p);
+	shadow = p;
+	return p;
+}
+
 /*
  * Around a walk: put the original return addresses of this thread's
  * pending hijacked calls back (restore=1), then hijack them again.  Only a
@@ -1055,7 +1105,7 @@ enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
 		                          memory_order_relaxed);
 		shadow_depth = d;
 	}
-	if (d == SHADOW_MAX) {
+	if (d == SHADOW_MAX || (!shadow && !shadow_alloc())) {
 		atomic_fetch_add_explicit(&st_shadow_full, 1,
 		                          memory_order_relaxed);
 		if (released)
@@ -1437,8 +1487,14 @@ scan_locked(void)
 		}
 	if (new_spec && refsan_opts.python_frames)
 		pyframes_init();
-	/* Stacks must still symbolize after a dlclose (cffi closes at exit). */
-	symbolize_note_modules();
+	/*
+	 * Stacks must still symbolize after a dlclose (cffi closes at exit).
+	 * Before activation no stack exists, and init_activate() takes the
+	 * snapshot itself: a process that never loads a spec'd library pays
+	 * for no readlink or stat of its modules.
+	 */
+	if (init_activation_begun())
+		symbolize_note_modules();
 	for (i = 0; i < nobjs; i++)
 		if (fresh[i] || new_spec)
 			scan_object(&objs[i]);

@@ -39,7 +39,7 @@ static _Atomic int in_fatal;
 /* The report thread is between its state check and the end of its report
  * (signals_quiesce). */
 static _Atomic int live_busy;
-static char altstack[64 * 1024];
+static char altstack[64 * 1024] INIT_LARGE_BSS;
 
 static const char *
 signal_name(int sig)

@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -381,6 +382,37 @@ def untouched(tmp):
     p = run([PY, "-c", "import ctypes, json; print(1)"], tmp=tmp)
     check(p.returncode == 0 and p.stderr == "" and os.listdir(tmp) == [],
           "python without libzoo is left alone", p)
+    untouched_snapshot()
+
+
+def untouched_snapshot():
+    """The modules' snapshot for symbolizing (readlink of /proc/self/exe,
+    a stat per module) waits for activation: a process that never loads
+    the spec's libraries pays for none of it.  Seen through strace, when
+    it can trace here; libzoo's program is the control that it can see
+    the snapshot at all."""
+    strace = shutil.which("strace")
+    if not strace:
+        print("strace not found: the snapshot check is skipped")
+        return
+    with tempfile.TemporaryDirectory(prefix="refsan-e2e-strace-") as d:
+        def traced(argv):
+            log = os.path.join(d, "log")
+            p = run([strace, "-f", "-qq", "-e", "trace=readlink", "-o", log]
+                    + argv)
+            try:
+                with open(log) as f:
+                    return p, f.read()
+            except OSError:
+                return p, ""
+        p, log = traced([os.path.join(BUILD, "zoo_direct"), "clean"])
+        if p.returncode != 0 or "/proc/self/exe" not in log:
+            print("strace cannot trace here: the snapshot check is skipped")
+            return
+        p, log = traced(["/bin/true"])
+        check(p.returncode == 0, "/bin/true runs under strace", p)
+        check("/proc/self/exe" not in log,
+              "no snapshot of the modules without libzoo:\n" + log, p)
 
 
 def main():
