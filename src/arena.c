@@ -3,10 +3,24 @@
  * error log.  Mappings are MAP_NORESERVE: a large reservation costs nothing
  * until it is touched, so each structure can be sized for its worst case
  * up front and grow into it without further system calls on the hot path.
+ *
+ * arena_map_rows serves the handle table's big structures, which all 64
+ * shards fill in step: past their first megabytes they are advised for
+ * transparent huge pages, since a table probed at random over megabytes
+ * misses the TLB on nearly every probe in 4 KiB pages.
  */
 #include <sys/mman.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include "arena.h"
+
+#define HUGE_PAGE ((size_t)2 << 20)
+#ifndef MADV_HUGEPAGE
+#define MADV_HUGEPAGE 14
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 static atomic_int fail_next;
 
@@ -44,10 +58,6 @@ arena_map_populate(size_t size)
 	return map(size, MAP_POPULATE);
 }
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
 void
 arena_populate(void *p, size_t size)
 {
@@ -58,6 +68,31 @@ arena_populate(void *p, size_t size)
 		return;
 	if (madvise(p, size, MADV_POPULATE_WRITE) != 0)
 		atomic_store_explicit(&unsupported, 1, memory_order_relaxed);
+}
+
+void *
+arena_map_rows(size_t size, size_t small)
+{
+	size_t slack;
+	char *m, *p;
+
+	if (atomic_load(&fail_next) != 0)
+		return arena_map(size); /* counts and fails */
+	m = mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	p = (char *)(((uintptr_t)m + HUGE_PAGE - 1) &
+		     ~(uintptr_t)(HUGE_PAGE - 1));
+	/* Trim the alignment slack, so that arena_unmap(P, SIZE) is whole. */
+	slack = (size_t)(p - m);
+	if (slack)
+		munmap(m, slack);
+	munmap(p + size, HUGE_PAGE - slack);
+	small = (small + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	if (small < size)
+		madvise(p + small, size - small, MADV_HUGEPAGE);
+	return p;
 }
 
 void

@@ -17,6 +17,12 @@ void *arena_map_populate(size_t size);
 /* Commit the pages of [P, P + SIZE) now (MADV_POPULATE_WRITE), in one
  * system call rather than a fault each; a no-op where unsupported. */
 void arena_populate(void *p, size_t size);
+/* SIZE bytes like arena_map, 2 MiB-aligned, advised for transparent huge
+ * pages past the first SMALL bytes: for memory that every shard fills in
+ * step, one row at a time, so that the rows in use fill whole huge pages
+ * while a small process, which only touches the first rows, keeps 4 KiB
+ * pages (and its RSS). */
+void *arena_map_rows(size_t size, size_t small);
 void arena_unmap(void *p, size_t size);
 
 /* Give the pages back to the system; they read as zero again. */

@@ -5,10 +5,10 @@
  * held for a few instructions and never while the library runs, so threads
  * working on different handles rarely meet.
  *
- * Live handles: 20-byte records, kept dense in a segmented array (segment
- * K holds 256 << K records, mapped when first needed and never moved, so
- * only the records in use are ever touched; freed records are reused from
- * a free list), found through an index of 4-byte slots: open addressing
+ * Live handles: 20-byte records, kept dense in rows shared by the shards
+ * (see REC_CHUNK: mapped in segments when first needed and never moved,
+ * so only the records in use are ever touched; freed records are reused
+ * from a free list), found through an index of 4-byte slots: open addressing
  * with linear probing and backward-shift deletion (no tombstones), grown
  * by doubling at 3/4 load.  A slot holds the record's 1-based number, a
  * tag (more bits of the hash; the two share 24 bits) and its distance
@@ -17,13 +17,16 @@
  * for a slot of the right home and tag, and a deletion shifts slots back
  * without reading any record.  Memory per live handle: 20 bytes of
  * record plus 4 bytes / load of index (load 3/8 to 3/4): 25 to 31 bytes.
- * Growth maps a new index (populated in one system call: it is written
- * whole) and rehashes the records in order; the old index gives its pages
- * back but stays mapped (handle_table_prefetch reads without the lock).
- * These and the segment maps are the only mappings, O(log n) of them in
- * a process's life.  Record and ring pages, written in order, are
- * faulted in as they are first written (POPULATE_STEP can commit them
- * in steps instead).
+ * Growth takes the shard's place in the next index level (see NLEVELS;
+ * committed in one system call: it is written whole) and rehashes the
+ * records in order; the old level gives its pages back when the last
+ * shard leaves it, and stays mapped (handle_table_prefetch reads without
+ * the lock).  Levels, record segments and the ring are the only
+ * mappings, O(log n) of them in a process's life, each shared by the 64
+ * shards, so that from 2 MiB on they are worth transparent huge pages:
+ * at 10^6 live handles the table spans tens of MiB, read at random.
+ * Record and ring pages, written in order, are faulted in as they are
+ * first written.
  * Worst case: an index of 2^24 slots per shard, so about 12.5 million
  * live handles per shard (8 * 10^8 in all);
  * past that a create is dropped and counted.  Acquire and release history
@@ -32,8 +35,9 @@
  * into it), so a plain create/release handle costs one record.
  *
  * The quarantine is a ring of 24-byte records per shard (oldest evicted
- * when full), mapped on first use and written in order, with its own
- * index of 4-byte slots (as above), grown with use up to twice the ring.
+ * when full; all shards' rings in one mapping, in rows), mapped on first
+ * use and written in order, with its own index of 4-byte slots (as above,
+ * in levels of their own), grown with use up to twice the ring.
  * A record whose address comes back to life leaves the index, and leaves
  * the ring too when it is the newest: a program that frees and mallocs the
  * same address over and over keeps one ring record, not a ring's worth.
@@ -88,18 +92,25 @@
 #define DIST_SAT 255u
 #define NONE ((size_t)-1)
 
-/* Record segments: segment K holds SEG_BASE << K records. */
-#define SEG_BASE_LOG 8
-#define SEG_BASE (1u << SEG_BASE_LOG)
-#define NSEGS 17 /* SEG_BASE * (2^17 - 1) > MAX_REFS */
+/*
+ * Records and ring records of all shards live together, in rows: row R
+ * holds the chunk R of shard 0, then of shard 1, and so on (a chunk:
+ * REC_CHUNK records, or 2^RING_CHUNK_LOG ring records).  Shards fill at
+ * the same pace (the hash spreads handles evenly), so the rows in use are
+ * dense and worth transparent huge pages: at 10^6 live handles a record
+ * read at random no longer misses the TLB, and 2 MiB of ring costs one
+ * fault, not 512.  Record rows come in segments mapped when first needed
+ * (segment K holds rows 2^K - 1 to 2^(K+1) - 2, 2^K x 320 KiB), advised
+ * for huge pages from 2 MiB on; the ring is one mapping, advised past its
+ * first ROWS_SMALL bytes.  A small process only touches the first rows,
+ * in 4 KiB pages.
+ */
+#define REC_CHUNK_LOG 8
+#define REC_CHUNK (1u << REC_CHUNK_LOG)
+#define RING_CHUNK_LOG 7
+#define ROWS_SMALL ((size_t)4 << 20)
+#define NRSEGS 17 /* rows 2^17 - 1 > MAX_REFS / REC_CHUNK */
 #define MAX_RING (1u << 23)
-/* Records and ring records are written in order: with -DPOPULATE_STEP=N
- * their pages are committed N bytes at a time (one madvise for N/4096
- * faults).  Off by default: the hot path makes no system call, and the
- * gain did not stand out of the noise (docs/benchmarks.md). */
-#ifndef POPULATE_STEP
-#define POPULATE_STEP 0
-#endif
 
 struct handle_entry {
 	uintptr_t handle;       /* 0: a free record */
@@ -141,23 +152,17 @@ struct shard {
 	unsigned char lock;     /* 1: held (see shard_lock) */
 	uint32_t rec_used;      /* records handed out from segments */
 	uint32_t rec_free;      /* free list head, 1-based; 0 = empty */
-	uint32_t rec_pop;       /* records up to this one are committed */
+	uint32_t id;            /* its place in table.shards */
 	uint32_t *idx;          /* live index, NULL until first used */
-	uint32_t *retired[REF_BITS]; /* earlier indexes (see shard_grow) */
-	size_t retired_bytes[REF_BITS];
-	unsigned nretired;
 	unsigned rbits, qrbits; /* R of the live and quarantine indexes */
 	size_t mask;            /* index slots - 1 */
 	size_t count;           /* records in the index (parked included) */
-	/* The parked record (see park()), 1-based; 0: none.  Its index
+	/* The parked record (see entry_park), 1-based; 0: none.  Its index
 	 * slot was PARK_POS (checked before use: deletions shift slots). */
 	uint32_t park_ref, park_stack;
 	size_t park_pos;
-	struct handle_entry *seg[NSEGS];
-	/* quarantine */
-	struct quarantine_entry *ring;
+	/* quarantine: ring_len 0 until first used */
 	size_t ring_len, ring_head, ring_count; /* ring_len: a power of two */
-	size_t ring_pop;        /* bytes of the ring committed */
 	uint32_t *qidx;
 	size_t qmask;           /* quarantine index slots - 1; grows */
 	size_t qcount;
@@ -171,12 +176,41 @@ struct shard {
 	uint64_t created, acquired, released;
 } __attribute__((aligned(64)));
 
+/*
+ * Where the indexes live: one mapping per kind (live, quarantine), cut
+ * into levels.  Level K holds every shard's index of INITIAL_SLOTS << K
+ * slots, shard by shard, at 2^K x 256 KiB from the start, so the levels
+ * tile the mapping and from K = 3 on (2 MiB) each level is whole huge
+ * pages.  Shards grow in step (the hash spreads handles evenly), so a
+ * level in use is dense and worth huge pages.  A level is given back in
+ * one madvise once the last shard has left it: one TLB flush per level
+ * and kind, not one per shard's growth (a flush reaches every CPU the
+ * process ran on, tens of microseconds in a VM).  Nothing in a level is
+ * unmapped before a reset, so handle_table_prefetch may read an index
+ * that has just been replaced.
+ */
+#define NLEVELS 15 /* INITIAL_SLOTS << 14 == MAX_SLOTS */
+#define LEVEL_BYTES(k) (((size_t)NSHARDS * INITIAL_SLOTS * 4) << (k))
+#define HUGE_BYTES ((size_t)2 << 20)
+
+struct levels {
+	uint32_t *base[NLEVELS];       /* each mapped on first use */
+	unsigned entered[NLEVELS];     /* shards that came to level K */
+	unsigned left[NLEVELS];        /* ... and that left it since */
+};
+
 static struct {
 	struct shard *shards;
 	size_t history_len;     /* events per record */
 	size_t hist_size;       /* bytes per record */
 	size_t hist_per_chunk;
 	size_t quarantine_per_shard;
+	/* Records and ring records of every shard, in rows (see above);
+	 * mapped on first use, published with a compare-and-swap. */
+	struct handle_entry *recs[NRSEGS];
+	struct quarantine_entry *ring;
+	struct levels live_lv, q_lv;
+	unsigned char lv_lock; /* the levels' counts: growth only */
 	/* Reciprocals of hist_per_chunk and history_len (fastdiv): the
 	 * hot path divides by them at every history event, and a 64-bit
 	 * div costs tens of cycles. */
@@ -305,13 +339,47 @@ handle_table_init(size_t quarantine, unsigned history)
 	table.shards = arena_map(NSHARDS * sizeof(struct shard));
 	if (!table.shards)
 		return -ENOMEM;
+	for (size_t i = 0; i < NSHARDS; i++)
+		table.shards[i].id = (uint32_t)i;
 	return 0;
 }
 
+/* Bytes of record segment K. */
 static size_t
-seg_size(unsigned k)
+recs_bytes(unsigned k)
 {
-	return ((size_t)SEG_BASE << k) * sizeof(struct handle_entry);
+	return ((size_t)NSHARDS * REC_CHUNK * sizeof(struct handle_entry)) << k;
+}
+
+/* A ring shorter than a chunk still takes a chunk's place in row 0. */
+static size_t
+ring_bytes(void)
+{
+	size_t n = table.quarantine_per_shard;
+
+	if (n < ((size_t)1 << RING_CHUNK_LOG))
+		n = (size_t)1 << RING_CHUNK_LOG;
+	return n * NSHARDS * sizeof(struct quarantine_entry);
+}
+
+/* Map *SLOT (BYTES, in rows, huge pages past SMALL) once; another thread
+ * may win the race. */
+static void *
+rows_map(void **slot, size_t bytes, size_t small)
+{
+	void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE), *expect = NULL;
+
+	if (p)
+		return p;
+	p = arena_map_rows(bytes, small);
+	if (!p)
+		return NULL;
+	if (!__atomic_compare_exchange_n(slot, &expect, p, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		arena_unmap(p, bytes);
+		return expect;
+	}
+	return p;
 }
 
 void
@@ -323,24 +391,20 @@ handle_table_reset(void)
 		return;
 	for (i = 0; i < NSHARDS; i++) {
 		struct shard *s = &table.shards[i];
-		if (s->idx)
-			arena_unmap(s->idx, (s->mask + 1) * sizeof(uint32_t));
-		for (c = 0; c < s->nretired; c++)
-			arena_unmap(s->retired[c], s->retired_bytes[c]);
-		for (c = 0; c < NSEGS; c++)
-			if (s->seg[c])
-				arena_unmap(s->seg[c], seg_size((unsigned)c));
-		if (s->qidx)
-			arena_unmap(s->qidx, (s->qmask + 1) * sizeof(uint32_t));
-		if (s->ring)
-			arena_unmap(s->ring, table.quarantine_per_shard *
-						     sizeof(*s->ring));
 		for (c = 0; c < s->hist_nchunks; c++)
 			arena_unmap(s->hist_chunks[c], HISTORY_CHUNK);
 		if (s->hist_chunks)
 			arena_unmap(s->hist_chunks,
 				    HIST_MAX_CHUNKS * sizeof(char *));
 	}
+	for (c = 0; c < NLEVELS; c++) {
+		arena_unmap(table.live_lv.base[c], LEVEL_BYTES(c));
+		arena_unmap(table.q_lv.base[c], LEVEL_BYTES(c));
+	}
+	for (c = 0; c < NRSEGS; c++)
+		arena_unmap(table.recs[c], recs_bytes((unsigned)c));
+	if (table.ring)
+		arena_unmap(table.ring, ring_bytes());
 	arena_unmap(table.shards, NSHARDS * sizeof(struct shard));
 	memset(&table, 0, sizeof(table));
 	handle_table_large = false;
@@ -348,19 +412,47 @@ handle_table_reset(void)
 
 /* ---- records ---- */
 
+/* Element I of shard ID's share of a row mapping of chunks of 2^LOG. */
+static inline __attribute__((always_inline)) size_t
+row_index(uint32_t id, size_t i, unsigned log)
+{
+	size_t low = ((size_t)1 << log) - 1;
+
+	return ((i & ~low) * NSHARDS) | ((size_t)id << log) | (i & low);
+}
+
+/* Record REF of shard ID in record segment *K: its index there. */
+static inline __attribute__((always_inline)) size_t
+rec_index(uint32_t id, uint32_t ref, unsigned *k)
+{
+	uint32_t i = ref - 1, r1 = (i >> REC_CHUNK_LOG) + 1;
+
+	*k = 31 - (unsigned)__builtin_clz(r1);
+	return row_index(id, ((size_t)(r1 - (1u << *k)) << REC_CHUNK_LOG) |
+				     (i & (REC_CHUNK - 1)),
+			 REC_CHUNK_LOG);
+}
+
 static inline struct handle_entry *
 rec_at(struct shard *s, uint32_t ref)
 {
-	uint32_t j = ref - 1 + SEG_BASE;
-	unsigned k = 31 - (unsigned)__builtin_clz(j) - SEG_BASE_LOG;
-	return &s->seg[k][j - (SEG_BASE << k)];
+	unsigned k;
+	size_t i = rec_index(s->id, ref, &k);
+
+	return &table.recs[k][i];
+}
+
+static inline struct quarantine_entry *
+ring_at(struct shard *s, size_t p)
+{
+	return &table.ring[row_index(s->id, p, RING_CHUNK_LOG)];
 }
 
 /* A record for a new handle: 1-based number, or 0 (no memory). */
 static uint32_t
 rec_alloc(struct shard *s)
 {
-	uint32_t ref, j;
+	uint32_t ref;
 	unsigned k;
 
 	if (s->rec_free) {
@@ -371,27 +463,11 @@ rec_alloc(struct shard *s)
 	if (s->rec_used >= MAX_REFS)
 		return 0;
 	ref = s->rec_used + 1;
-	j = ref - 1 + SEG_BASE;
-	k = 31 - (unsigned)__builtin_clz(j) - SEG_BASE_LOG;
-	if (!s->seg[k]) {
-		struct handle_entry *seg = arena_map(seg_size(k));
-		if (!seg)
-			return 0;
-		__atomic_store_n(&s->seg[k], seg, __ATOMIC_RELAXED);
-	}
-	if (POPULATE_STEP && ref > s->rec_pop) {
-		/* Commit the next step of this segment, from the page that
-		 * holds the record. */
-		uint32_t first = (SEG_BASE << k) - SEG_BASE + 1;
-		size_t from = ((size_t)(ref - first) *
-			       sizeof(struct handle_entry)) & ~(size_t)4095;
-		size_t to = from + POPULATE_STEP;
-		if (to > seg_size(k))
-			to = seg_size(k);
-		arena_populate((char *)s->seg[k] + from, to - from);
-		s->rec_pop = first - 1 +
-			     (uint32_t)(to / sizeof(struct handle_entry));
-	}
+	rec_index(s->id, ref, &k);
+	if (!table.recs[k] &&
+	    !rows_map((void **)&table.recs[k], recs_bytes(k),
+		      recs_bytes(k) >= HUGE_BYTES ? 0 : recs_bytes(k)))
+		return 0;
 	s->rec_used = ref;
 	return ref;
 }
@@ -409,10 +485,10 @@ rec_release(struct shard *s, uint32_t ref)
 /* ---- the two indexes ---- */
 
 /* The key of record REF of the live table (Q false) or the ring (Q true). */
-static inline uintptr_t
+static inline __attribute__((always_inline)) uintptr_t
 key_of(struct shard *s, bool q, uint32_t ref)
 {
-	return q ? s->ring[ref - 1].handle : rec_at(s, ref)->handle;
+	return q ? ring_at(s, ref - 1)->handle : rec_at(s, ref)->handle;
 }
 
 /* Slots are read unlocked by handle_table_prefetch: stored whole (a
@@ -436,7 +512,7 @@ tag_of(uint64_t hash, unsigned rbits)
 }
 
 /* Slot of H in the live index (Q false) or the quarantine's, or NONE. */
-static inline size_t
+static inline __attribute__((always_inline)) size_t
 idx_find(struct shard *s, bool q, uintptr_t h, uint64_t hash)
 {
 	uint32_t *base = q ? s->qidx : s->idx;
@@ -520,7 +596,7 @@ idx_delete(struct shard *s, bool q, size_t i)
 /* ---- live records ---- */
 
 /* idx_find on the live index, giving the record as well (found once). */
-static inline struct handle_entry *
+static inline __attribute__((always_inline)) struct handle_entry *
 slot_find(struct shard *s, uintptr_t h, uint64_t hash, size_t *pos)
 {
 	const uint32_t *base = s->idx;
@@ -546,38 +622,96 @@ slot_find(struct shard *s, uintptr_t h, uint64_t hash, size_t *pos)
 	}
 }
 
+static void
+lv_lock(void)
+{
+	while (__atomic_test_and_set(&table.lv_lock, __ATOMIC_ACQUIRE))
+		__builtin_ia32_pause();
+}
+
+static void
+lv_unlock(void)
+{
+	__atomic_clear(&table.lv_lock, __ATOMIC_RELEASE);
+}
+
+/* The level of an index of N slots (at most INITIAL_SLOTS: level 0). */
+static unsigned
+level_of(size_t n)
+{
+	return n <= INITIAL_SLOTS
+		       ? 0
+		       : (unsigned)__builtin_ctzl(n) -
+				 (unsigned)__builtin_ctz(INITIAL_SLOTS);
+}
+
+/*
+ * Shard S's index of N slots in LV: zeros (never used, or given back with
+ * its level), committed now when WHOLE (it is about to be written whole),
+ * or NULL.
+ */
+static uint32_t *
+level_take(struct levels *lv, struct shard *s, size_t n, bool whole)
+{
+	unsigned k = level_of(n);
+	uint32_t *base = __atomic_load_n(&lv->base[k], __ATOMIC_ACQUIRE), *idx;
+
+	if (!base &&
+	    !(base = rows_map((void **)&lv->base[k], LEVEL_BYTES(k),
+			      LEVEL_BYTES(k) >= HUGE_BYTES ? 0
+							   : LEVEL_BYTES(k))))
+		return NULL;
+	idx = base + (size_t)s->id * (INITIAL_SLOTS << k);
+	lv_lock();
+	lv->entered[k]++;
+	lv_unlock();
+	if (whole)
+		arena_populate(idx, n * sizeof(*idx));
+	return idx;
+}
+
+/* Shard S left its index of N slots: the last one out gives the level's
+ * pages back. */
+static void
+level_leave(struct levels *lv, size_t n)
+{
+	unsigned k = level_of(n);
+	bool empty;
+
+	lv_lock();
+	empty = ++lv->left[k] == lv->entered[k];
+	if (empty)
+		arena_discard(lv->base[k], LEVEL_BYTES(k));
+	lv_unlock();
+}
+
 /* A bigger index, before an insert that would pass 3/4 load. */
 static bool
 shard_grow(struct shard *s)
 {
 	size_t n = s->idx ? (s->mask + 1) * 2 : INITIAL_SLOTS;
 	uint32_t *idx, *old, ref;
-	unsigned k, rbits = (unsigned)__builtin_ctzl(n);
+	unsigned rbits = (unsigned)__builtin_ctzl(n);
 
 	if (n > MAX_SLOTS)
 		return false;
 
 	/* A grown index is written whole by the rehash: commit it at once
 	 * rather than fault page by page. */
-	idx = s->idx ? arena_map_populate(n * sizeof(*idx))
-		     : arena_map(n * sizeof(*idx));
+	idx = level_take(&table.live_lv, s, n, s->idx != NULL);
 	if (!idx)
 		return false;
-	/* Records in order, segment by segment: no random reads. */
-	for (k = 0, ref = 1; ref <= s->rec_used; k++) {
-		struct handle_entry *e = s->seg[k];
-		uint32_t end = ref + (SEG_BASE << k);
-		for (; ref < end && ref <= s->rec_used; ref++, e++)
-			if (e->handle)
-				idx_insert(idx, n - 1, rbits, mix(e->handle),
-					   ref);
+	/* Records in order, chunk by chunk: no random reads. */
+	for (ref = 1; ref <= s->rec_used; ref++) {
+		struct handle_entry *e = rec_at(s, ref);
+		if (e->handle)
+			idx_insert(idx, n - 1, rbits, mix(e->handle), ref);
 	}
 	/*
 	 * Publish for handle_table_prefetch, which reads unlocked: the index
 	 * before the mask (a reader that sees this mask sees this index or a
-	 * later, bigger one), and the old index stays readable (its pages
-	 * given back, reading as zeros) rather than unmapped: madvise, like
-	 * munmap, costs a TLB flush, no more.
+	 * later, bigger one), and the old index stays readable: it stays
+	 * mapped, its pages given back with its level's (reading as zeros).
 	 */
 	old = s->idx;
 	__atomic_store_n(&s->idx, idx, __ATOMIC_RELEASE);
@@ -585,16 +719,8 @@ shard_grow(struct shard *s)
 	__atomic_store_n(&s->mask, n - 1, __ATOMIC_RELEASE);
 	if (n >= PREFETCH_MIN_SLOTS)
 		__atomic_store_n(&handle_table_large, true, __ATOMIC_RELAXED);
-	if (old) {
-		/* Its pages go back; its addresses stay (reading as zeros)
-		 * until the table is reset.  At most 14 growths: room. */
-		size_t bytes = (n / 2) * sizeof(*old);
-		arena_discard(old, bytes);
-		if (s->nretired < REF_BITS) {
-			s->retired_bytes[s->nretired] = bytes;
-			s->retired[s->nretired++] = old;
-		}
-	}
+	if (old)
+		level_leave(&table.live_lv, n / 2);
 	return true;
 }
 
@@ -603,10 +729,10 @@ handle_table_prefetch(uintptr_t h)
 {
 	uint64_t hash;
 	struct shard *s;
-	uint32_t *idx, *qidx, v, ref, j, refmask;
-	size_t mask;
+	uint32_t *idx, *qidx, v, ref, refmask;
+	size_t mask, i;
 	unsigned rbits, k;
-	struct handle_entry *seg;
+	struct handle_entry *recs;
 
 	if (!table.shards)
 		return;
@@ -639,11 +765,12 @@ handle_table_prefetch(uintptr_t h)
 	if ((v >> REF_BITS) != 0 || !ref ||
 	    (v & LOW24 & ~refmask) != tag_of(hash, rbits))
 		return;
-	j = ref - 1 + SEG_BASE;
-	k = 31 - (unsigned)__builtin_clz(j) - SEG_BASE_LOG;
-	seg = k < NSEGS ? __atomic_load_n(&s->seg[k], __ATOMIC_RELAXED) : NULL;
-	if (seg)
-		__builtin_prefetch(&seg[j - (SEG_BASE << k)]);
+	if (ref > MAX_REFS)
+		return;
+	i = rec_index(s->id, ref, &k);
+	recs = __atomic_load_n(&table.recs[k], __ATOMIC_RELAXED);
+	if (recs)
+		__builtin_prefetch(&recs[i]);
 }
 
 static void
@@ -754,7 +881,8 @@ q_find(struct shard *s, uintptr_t h, uint64_t hash)
 	size_t p = idx_find(s, true, h, hash);
 
 	return p == NONE ? NULL
-			 : &s->ring[(s->qidx[p] & ((1u << s->qrbits) - 1)) - 1];
+			 : ring_at(s,
+				   (s->qidx[p] & ((1u << s->qrbits) - 1)) - 1);
 }
 
 /* Forget ring record REF (at index slot POS); the newest dead records
@@ -765,11 +893,11 @@ q_forget(struct shard *s, size_t pos)
 	uint32_t ref = s->qidx[pos] & ((1u << s->qrbits) - 1);
 	size_t m = s->ring_len - 1;
 
-	s->ring[ref - 1].handle = 0;
+	ring_at(s, ref - 1)->handle = 0;
 	idx_delete(s, true, pos);
 	s->qcount--;
 	while (s->ring_count &&
-	       !s->ring[(s->ring_head + s->ring_count - 1) & m].handle)
+	       !ring_at(s, (s->ring_head + s->ring_count - 1) & m)->handle)
 		s->ring_count--;
 }
 
@@ -795,31 +923,48 @@ static bool
 q_grow(struct shard *s)
 {
 	size_t n = s->qidx ? (s->qmask + 1) * 2 : QINITIAL_SLOTS, k;
-	size_t m = s->ring_len - 1;
+	size_t m = s->ring_len - 1, old_n = s->qidx ? s->qmask + 1 : 0;
 	uint32_t *q;
 
 	if (n > s->ring_len * 2)
 		n = s->ring_len * 2;
 	if (s->qidx && n <= s->qmask + 1)
 		return false;
-	q = s->qidx ? arena_map_populate(n * sizeof(*q))
-		    : arena_map(n * sizeof(*q));
+	q = level_take(&table.q_lv, s, n, s->qidx != NULL);
 	if (!q)
 		return false;
 	for (k = 0; k < s->ring_count; k++) {
 		size_t p = (s->ring_head + k) & m;
-		if (s->ring[p].handle)
-			idx_insert(q, n - 1, s->qrbits, mix(s->ring[p].handle),
+		uintptr_t h = ring_at(s, p)->handle;
+		if (h)
+			idx_insert(q, n - 1, s->qrbits, mix(h),
 				   (uint32_t)p + 1);
 	}
-	if (s->qidx)
-		arena_unmap(s->qidx, (s->qmask + 1) * sizeof(*s->qidx));
 	/* Atomic for handle_table_prefetch, which reads them unlocked. */
 	__atomic_store_n(&s->qidx, q, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->qmask, n - 1, __ATOMIC_RELAXED);
+	if (old_n)
+		level_leave(&table.q_lv, old_n);
 	if (n >= PREFETCH_MIN_SLOTS)
 		__atomic_store_n(&handle_table_large, true, __ATOMIC_RELAXED);
 	return true;
+}
+
+/*
+ * A full ring evicts its oldest record at every put: start the misses of
+ * the next eviction of this shard now.  Its record's line was prefetched
+ * two evictions ago (so reading its handle here rarely waits), and with
+ * it, its index slot; the ring line two records on goes next.
+ */
+static inline void
+q_prefetch_eviction(struct shard *s)
+{
+	size_t m = s->ring_len - 1;
+	uintptr_t h = ring_at(s, s->ring_head)->handle;
+
+	__builtin_prefetch(ring_at(s, (s->ring_head + 2) & m));
+	if (h && s->qidx)
+		__builtin_prefetch(&s->qidx[mix(h) & s->qmask]);
 }
 
 static void
@@ -829,12 +974,11 @@ q_put(struct shard *s, const struct handle_entry *e, uint32_t created_stack,
 	struct quarantine_entry *q;
 	size_t m, p;
 
-	if (!s->ring) {
+	if (!s->ring_len) {
 		if (!table.quarantine_per_shard)
 			return;
-		s->ring = arena_map(table.quarantine_per_shard *
-				    sizeof(*s->ring));
-		if (!s->ring) {
+		if (!table.ring &&
+		    !rows_map((void **)&table.ring, ring_bytes(), ROWS_SMALL)) {
 			s->dropped++;
 			return;
 		}
@@ -849,7 +993,7 @@ q_put(struct shard *s, const struct handle_entry *e, uint32_t created_stack,
 		q_forget(s, p);
 	if (s->ring_count == s->ring_len) {
 		/* Evict the oldest (unless its address came back to life). */
-		struct quarantine_entry *old = &s->ring[s->ring_head];
+		struct quarantine_entry *old = ring_at(s, s->ring_head);
 		if (old->handle) {
 			p = idx_find_ref(s->qidx, s->qmask, s->qrbits,
 					 mix(old->handle),
@@ -862,6 +1006,7 @@ q_put(struct shard *s, const struct handle_entry *e, uint32_t created_stack,
 		}
 		s->ring_head = (s->ring_head + 1) & m;
 		s->ring_count--;
+		q_prefetch_eviction(s);
 	}
 	if ((s->qcount + 1) * 4 > (s->qmask + 1) * 3 && !q_grow(s) &&
 	    (!s->qidx || s->qcount + 1 > s->qmask)) {
@@ -869,15 +1014,7 @@ q_put(struct shard *s, const struct handle_entry *e, uint32_t created_stack,
 		return;
 	}
 	p = (s->ring_head + s->ring_count) & m;
-	q = &s->ring[p];
-	if (POPULATE_STEP && (p + 1) * sizeof(*q) > s->ring_pop &&
-	    s->ring_pop < s->ring_len * sizeof(*q)) {
-		size_t len = s->ring_len * sizeof(*q) - s->ring_pop;
-		if (len > POPULATE_STEP)
-			len = POPULATE_STEP;
-		arena_populate((char *)s->ring + s->ring_pop, len);
-		s->ring_pop += len;
-	}
+	q = ring_at(s, p);
 	q->handle = e->handle;
 	q->seq = e->seq;
 	q->created_stack = created_stack;

@@ -4,6 +4,7 @@
  * after release raised (with their stacks) before the real call;
  * forward_double_release; family mismatches; strict; fork marks.
  */
+#include <pthread.h>
 #include <string.h>
 #include "unit.h"
 #include "engine.h"
@@ -84,6 +85,46 @@ START_TEST(create_release_counts)
 	ck_assert_uint_eq(k.live, 0);
 	ck_assert_uint_eq(k.peak_live, 1);
 	ck_assert_uint_eq(nseen, 0);
+}
+END_TEST
+
+struct creator {
+	uintptr_t first;
+	int n;
+};
+
+static void *
+create_many(void *arg)
+{
+	struct creator *cr = arg;
+	struct engine_call c = call("create_dog", false);
+	int i;
+
+	for (i = 0; i < cr->n; i++)
+		engine_create(cr->first + (uintptr_t)i * 16, &c);
+	return NULL;
+}
+
+/* The peak is exact with one thread (plain stores while glibc says so)
+ * and with a second one (locked updates). */
+START_TEST(peak_live_one_and_two_threads)
+{
+	struct creator cr = { 0x100000, 300 };
+	struct engine_counters k;
+	pthread_t t;
+	int i;
+
+	create_many(&cr);
+	for (i = 0; i < 100; i++)
+		ck_assert(release(cr.first + (uintptr_t)i * 16, false, true));
+	engine_counters(&k);
+	ck_assert_uint_eq(k.peak_live, 300);
+	cr.first = 0x200000;
+	cr.n = 150;
+	ck_assert_int_eq(pthread_create(&t, NULL, create_many, &cr), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	engine_counters(&k);
+	ck_assert_uint_eq(k.peak_live, 350);
 }
 END_TEST
 
@@ -332,6 +373,7 @@ UNIT_SUITE(engine_suite)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, create_release_counts);
 	tcase_add_test(tc, null_never_counts);
+	tcase_add_test(tc, peak_live_one_and_two_threads);
 	tcase_add_test(tc, double_release_not_forwarded);
 	tcase_add_test(tc, use_after_release);
 	tcase_add_test(tc, internal_calls_only_move_counts);

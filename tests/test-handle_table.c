@@ -4,6 +4,7 @@
  * behaviour under threads, checked against a plain model.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "unit.h"
@@ -526,6 +527,118 @@ START_TEST(reused_address_keeps_the_ring)
 }
 END_TEST
 
+/* Key I of shard SHARD (the top 6 bits of the hash). */
+static uintptr_t
+shard_key(unsigned shard, uint64_t i)
+{
+	/* i + 1: key 0 would be handle 0 (for shard 0), never a handle. */
+	return key_with_hash((uint64_t)shard << 58 |
+			     ((i + 1) * 0x9e3779b97f4a7c1ull >> 6));
+}
+
+static void
+check_shard(unsigned shard, uint64_t n, bool live)
+{
+	struct ht_info info;
+	uint64_t i;
+
+	for (i = 0; i < n; i++)
+		CHECK_EQ(handle_table_lookup(shard_key(shard, i), &info),
+			 live ? HT_OK : HT_DEAD);
+}
+
+START_TEST(index_levels_in_any_order)
+{
+	/* Indexes of one size share a level with the other shards', given
+	 * back when the last shard leaves it.  Shards grow out of step here:
+	 * shard 1 stays at a level that shard 0 has left, shard 2 comes to a
+	 * level after it was given back (and must find it empty). */
+	enum { L1 = 1000, L2 = 2000, L3 = 5000 };
+	struct count c = { 0, 0 };
+	uint64_t i;
+
+	handle_table_reset();
+	CHECK_EQ(handle_table_init(1u << 20, 8), 0);
+	for (i = 0; i < L3; i++)
+		CHECK_EQ(handle_table_create(shard_key(0, i), 0, 1, 1, NULL),
+			 HT_OK);
+	for (i = 0; i < L2; i++)
+		CHECK_EQ(handle_table_create(shard_key(1, i), 0, 1, 1, NULL),
+			 HT_OK);
+	check_shard(0, L3, true);
+	check_shard(1, L2, true);
+	for (i = L2; i < L3; i++)
+		CHECK_EQ(handle_table_create(shard_key(1, i), 0, 1, 1, NULL),
+			 HT_OK);
+	for (i = 0; i < L1; i++)
+		CHECK_EQ(handle_table_create(shard_key(2, i), 0, 1, 1, NULL),
+			 HT_OK);
+	for (i = L1; i < L3; i++)
+		CHECK_EQ(handle_table_create(shard_key(2, i), 0, 1, 1, NULL),
+			 HT_OK);
+	for (i = 0; i < 3; i++)
+		check_shard((unsigned)i, L3, true);
+	/* Into the quarantine (16,384 a shard), whose index grows through
+	 * levels the same way. */
+	for (i = 0; i < L3; i++)
+		release(shard_key(1, i), 2);
+	check_shard(0, L3, true);
+	check_shard(1, L3, false);
+	CHECK_EQ(handle_table_live(), 2 * L3);
+	handle_table_foreach(count_view, &c);
+	CHECK_EQ(c.n, 2 * L3);
+	for (i = 0; i < L3; i++)
+		release(shard_key(0, i), 2);
+	for (i = 0; i < L3; i++)
+		release(shard_key(2, i), 2);
+	CHECK_EQ(handle_table_live(), 0);
+}
+END_TEST
+
+START_TEST(rows_are_aligned_and_advised)
+{
+	/* 8 MiB in rows: 2 MiB-aligned, zeros, writable; huge pages advised
+	 * past the first 4 MiB only (a small process keeps 4 KiB pages). */
+	size_t size = (size_t)8 << 20, small = (size_t)4 << 20;
+	char *p = arena_map_rows(size, small), line[256];
+	bool seen_small = false, seen_large = false;
+	uintptr_t lo = 0, hi = 0;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq((uintptr_t)p & ((2u << 20) - 1), 0);
+	ck_assert_int_eq(p[0] | p[size - 1] | p[small], 0);
+	p[0] = p[size - 1] = 1;
+	f = fopen("/proc/self/smaps", "r");
+	if (f) {
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long a, b;
+			/* A header line (other lines may start with hex
+			 * digits too: "AnonHugePages"). */
+			if (sscanf(line, "%lx-%lx ", &a, &b) == 2) {
+				lo = a;
+				hi = b;
+				continue;
+			}
+			if (strncmp(line, "VmFlags:", 8))
+				continue;
+			/* The mapping may have merged with a neighbour. */
+			if (lo <= (uintptr_t)p && (uintptr_t)p < hi) {
+				seen_small = true;
+				ck_assert_ptr_null(strstr(line, " hg"));
+				ck_assert_uint_eq(hi, (uintptr_t)p + small);
+			} else if (lo == (uintptr_t)p + small) {
+				seen_large = true;
+				ck_assert_ptr_nonnull(strstr(line, " hg"));
+			}
+		}
+		fclose(f);
+		ck_assert(seen_small && seen_large);
+	}
+	arena_unmap(p, size);
+}
+END_TEST
+
 START_TEST(memory_per_handle)
 {
 	/* 100,000 live handles: records and index, at most 32 bytes each
@@ -577,6 +690,8 @@ UNIT_SUITE(handle_table_suite)
 	tcase_add_test(tl, random_against_model);
 	tcase_add_test(tl, reused_address_keeps_the_ring);
 	tcase_add_test(tl, memory_per_handle);
+	tcase_add_test(tl, index_levels_in_any_order);
+	tcase_add_test(tl, rows_are_aligned_and_advised);
 	suite_add_tcase(s, tl);
 	tcase_add_checked_fixture(tt, setup, teardown);
 	tcase_set_timeout(tt, 60);
