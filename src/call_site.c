@@ -42,7 +42,8 @@
 struct site {
 	const uintptr_t *ra_slot; /* NULL: empty */
 	uintptr_t entry;
-	uint32_t tid, epoch, id, n;
+	uint32_t tid, epoch, id;
+	uint32_t n;                 /* 0: a Python caller's site (learn()) */
 	int32_t off[SITE_FRAMES];   /* frame I's slot - RA_SLOT, in words */
 	uintptr_t pcs[SITE_FRAMES]; /* frame 0: the caller's return address */
 };
@@ -135,6 +136,21 @@ learn(struct site *s, uintptr_t entry, const uintptr_t *ra_slot,
 		return;
 	/* The depot's stack: the entry, the kept frames, the thread. */
 	m = depot_get(id, &kept);
+	for (k = 0; k < m && !depot_word_is_python(kept[k]); k++)
+		;
+	if (k < m) {
+		/* A Python caller: its stack changes with the interpreter's
+		 * line.  Remember the site as one for capture.c's memo, so
+		 * that its next calls do not try to learn it again. */
+		s->pcs[0] = *ra_slot;
+		s->entry = entry;
+		s->tid = tid;
+		s->epoch = epoch;
+		s->id = 0;
+		s->n = 0;
+		s->ra_slot = ra_slot;
+		return;
+	}
 	if (m < 2 || m - 2 > SITE_FRAMES || m - 2 > n - i ||
 	    kept[0] != (entry | DEPOT_EXACT_TAG) ||
 	    kept[m - 1] != (DEPOT_THREAD_TAG | tid))
@@ -199,6 +215,8 @@ call_site_capture(uintptr_t entry, const uintptr_t *ra_slot)
 	    s->tid != (uint32_t)engine_tid_cache || s->epoch != depot_epoch ||
 	    atomic_load_explicit(&disabled, memory_order_relaxed))
 		return miss(s, entry, ra_slot);
+	if (__builtin_expect(!s->n, 0)) /* a Python caller's site */
+		return capture_hooked(entry, tramp_lo, tramp_hi);
 	/* Branch-free: a hit reads them all anyway. */
 	for (i = 1, n = s->n, diff = 0; i < n; i++)
 		diff |= ra_slot[s->off[i]] ^ s->pcs[i];
