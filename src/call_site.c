@@ -35,7 +35,8 @@
 #include "stack_depot.h"
 #include "unwind.h"
 
-#define SITE_ENTRIES 64   /* per thread, direct-mapped, a power of two */
+#define SITE_SETS 32      /* per thread, a power of two */
+#define SITE_WAYS 2       /* one call site reached from two callers */
 #define SITE_FRAMES 32    /* kept frames memoized at most */
 #define SITE_THREADS 1024 /* threads with a table; later ones go without */
 
@@ -50,7 +51,8 @@ struct site {
 
 struct thread_sites {
 	uint64_t hits; /* written by its thread only */
-	struct site s[SITE_ENTRIES];
+	uint8_t victim[SITE_SETS];
+	struct site s[SITE_SETS][SITE_WAYS];
 };
 
 static struct thread_sites *tables;
@@ -106,13 +108,29 @@ table(void)
 	return my_table;
 }
 
-static inline struct site *
-site_of(struct thread_sites *t, uintptr_t entry, const uintptr_t *ra_slot,
-        uintptr_t ra)
+static inline unsigned
+set_of(uintptr_t entry, const uintptr_t *ra_slot, uintptr_t ra)
 {
 	uint64_t k = ((uintptr_t)ra_slot >> 3) + ra * 31 + entry;
 
-	return &t->s[(k * 0x9e3779b97f4a7c15ull) >> 58];
+	return (unsigned)((k * 0x9e3779b97f4a7c15ull) >> 59) & (SITE_SETS - 1);
+}
+
+/* Way S answers for this call: the key, then every kept frame's slot
+ * (branch-free: a hit reads them all anyway). */
+static inline bool
+site_hit(const struct site *s, uintptr_t entry, const uintptr_t *ra_slot,
+         uintptr_t ra)
+{
+	uintptr_t diff = 0;
+	unsigned i, n;
+
+	if (s->ra_slot != ra_slot || s->pcs[0] != ra || s->entry != entry ||
+	    s->tid != (uint32_t)engine_tid_cache || s->epoch != depot_epoch)
+		return false;
+	for (i = 1, n = s->n; i < n; i++)
+		diff |= ra_slot[s->off[i]] ^ s->pcs[i];
+	return !diff;
 }
 
 /* After the full path: remember its frames when they are the depot's. */
@@ -177,12 +195,14 @@ learn(struct site *s, uintptr_t entry, const uintptr_t *ra_slot,
 }
 
 /* Not memoized here, or not yet (or this thread has no table yet): the
- * full path, then learn. */
+ * full path, then learn into one of the set's ways, in turn. */
 static __attribute__((noinline)) uint32_t
-miss(struct site *s, uintptr_t entry, const uintptr_t *ra_slot)
+miss(uintptr_t entry, const uintptr_t *ra_slot)
 {
 	uint32_t tid, epoch = depot_epoch, id;
 	struct thread_sites *t;
+	struct site *s;
+	unsigned set, w;
 
 	if (refsan_opts.stack_depth <= 1)
 		return capture_hooked(entry, tramp_lo, tramp_hi);
@@ -191,8 +211,10 @@ miss(struct site *s, uintptr_t entry, const uintptr_t *ra_slot)
 	id = capture_hooked(entry, tramp_lo, tramp_hi);
 	if (!t || atomic_load_explicit(&disabled, memory_order_relaxed))
 		return id;
-	if (!s)
-		s = site_of(t, entry, ra_slot, *ra_slot);
+	set = set_of(entry, ra_slot, *ra_slot);
+	w = t->victim[set] % SITE_WAYS;
+	t->victim[set] = (uint8_t)(w + 1);
+	s = &t->s[set][w];
 	s->ra_slot = NULL;
 	learn(s, entry, ra_slot, tid, epoch, id);
 	return id;
@@ -203,25 +225,21 @@ call_site_capture(uintptr_t entry, const uintptr_t *ra_slot)
 {
 	struct thread_sites *t = my_table;
 	struct site *s;
-	uintptr_t ra = *ra_slot, diff;
-	unsigned i, n;
+	uintptr_t ra = *ra_slot;
 
 	/* No table yet, or never: with stack_depth <= 1 capture.c's own
 	 * memo serves every call, and miss() hands out no table. */
-	if (__builtin_expect(!t || !engine_tid_cache, 0))
-		return miss(NULL, entry, ra_slot);
-	s = site_of(t, entry, ra_slot, ra);
-	if (s->ra_slot != ra_slot || s->pcs[0] != ra || s->entry != entry ||
-	    s->tid != (uint32_t)engine_tid_cache || s->epoch != depot_epoch ||
-	    atomic_load_explicit(&disabled, memory_order_relaxed))
-		return miss(s, entry, ra_slot);
+	if (__builtin_expect(!t || !engine_tid_cache ||
+	                             atomic_load_explicit(&disabled,
+	                                                  memory_order_relaxed),
+	                     0))
+		return miss(entry, ra_slot);
+	s = t->s[set_of(entry, ra_slot, ra)];
+	if (!site_hit(s, entry, ra_slot, ra) &&
+	    !site_hit(++s, entry, ra_slot, ra))
+		return miss(entry, ra_slot);
 	if (__builtin_expect(!s->n, 0)) /* a Python caller's site */
 		return capture_hooked(entry, tramp_lo, tramp_hi);
-	/* Branch-free: a hit reads them all anyway. */
-	for (i = 1, n = s->n, diff = 0; i < n; i++)
-		diff |= ra_slot[s->off[i]] ^ s->pcs[i];
-	if (diff)
-		return miss(s, entry, ra_slot);
 	__atomic_store_n(&t->hits, t->hits + 1, __ATOMIC_RELAXED);
 	return s->id;
 }

@@ -102,8 +102,10 @@ def check(depth, options):
              (options or "default", sorted(doubles.items()),
               sorted(want_doubles.items())), p)
     m = re.search(r"refsan: stacks: (\d+) call-site memo hits", p.stderr)
-    if not m or int(m.group(1)) < N:
-        fail("the call-site memo served most captures: %r" %
+    # 3N captures (2N creates, N releases): all but the first of each
+    # site's stacks come from the memo (two ways: via_a and via_b alternate)
+    if not m or int(m.group(1)) < 3 * N * 9 // 10:
+        fail("the call-site memo served 90% of the captures: %r" %
              (m.group(0) if m else None), p)
     print("ok: %s: %d leak sites, %d double-release sites, %s" %
           (options or "default", len(leaks), len(doubles), m.group(0)))
