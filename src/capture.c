@@ -6,9 +6,10 @@
  * hooked function: for a C caller, the depot id itself; for a Python
  * caller, a mark that sends the capture to pyframes.c's per-thread memo,
  * keyed by the native stack (the cache entry's stamp), the function and
- * the fingerprint of the Python frame chain, i.e. every value the splice
- * would read.  A hit there returns the id the full path would compute (a
- * test checks it against the full path with different lines), without the
+ * the thread state, and checked by reading again every word of the
+ * interpreter's memory the splice read (its log).  A hit there returns the
+ * id the full path would compute (tests check it against the full path
+ * with other lines, callers, depths and code objects), without the
  * splice's frame ids or the depot's hash.
  */
 #include <string.h>
@@ -23,8 +24,7 @@
 #define CAPTURE_SLACK 16 /* refsan's own frames above the trampoline */
 
 /* unwind_memo.flags: the stack holds the eval loop's frames (look in the
- * Python memo), and (bits 8..) the count of native frames kept; .aux:
- * which of them are the eval loop's. */
+ * Python memo). */
 #define MEMO_PYTHON 1u
 
 /*
@@ -84,31 +84,21 @@ capture_full(uintptr_t entry, uintptr_t lo, uintptr_t hi, unsigned depth)
 			/* The same native stack into the same function. */
 			if (!(memo->flags & MEMO_PYTHON))
 				return memo->id;
-			pyframes_fingerprint(memo->aux, memo->flags >> 8, 1,
-			                     depth, &fp);
-			id = pyframes_memo_get(memo->stamp, entry, tid, &fp);
+			id = pyframes_memo_get(memo->stamp, entry, tid);
 			if (id)
 				return id;
-			have_fp = true;
 		}
 		for (i = 0; i < n && !(src[i] >= lo && src[i] < hi); i++)
 			;
 		for (i++; i < n && k < depth; i++)
 			pcs[k++] = src[i];
 		if (refsan_opts.python_frames) {
-			unsigned kn = k;
-			uint64_t eval =
-			        memo && kn - 1 <= 64
-			                ? pyframes_eval_mask(pcs + 1, kn - 1)
-			                : 0;
-
 			k = pyframes_splice_fp(pcs, k, depth, &fp);
 			have_fp = true;
-			if (memo && fp.python && kn - 1 <= 64) {
+			if (memo && fp.python) {
 				memo->key = entry;
 				memo->tag = tid;
-				memo->flags = MEMO_PYTHON | (kn - 1) << 8;
-				memo->aux = eval;
+				memo->flags = MEMO_PYTHON;
 				memo->id = 1; /* look in the Python memo */
 			}
 		}

@@ -39,7 +39,13 @@
  * and fork cannot leave one held.  Worst case: one mapping of about 100 MiB
  * of reserved, lazily committed memory, taken at the first Python stack;
  * past 2M distinct frames or 64 MiB of names, new frames are dropped and
- * counted.
+ * counted.  Each of the first 256 threads with a Python stack maps its own
+ * memo of spliced stacks (about 400 KiB, lazily committed).
+ *
+ * The one write into the interpreter: PyCode_Type's tp_dealloc is wrapped
+ * once, when the interpreter is found, to count freed code objects (see
+ * code_gen), so that a new code object at a freed one's address is never
+ * taken for it.
  */
 #include <dlfcn.h>
 #include <link.h>
@@ -235,16 +241,18 @@ struct pf_str {
 };
 
 /*
- * (code object, instruction offset) -> frame id, checked against the code
- * object's names, line table and first line so that a new code object at
- * a freed one's address does not inherit its names.  Odd seq: being
- * written.
+ * (code object, instruction offset) -> frame id, checked against the
+ * count of deallocated code objects of its bucket (code_gen) so that a new
+ * code object at a freed one's address does not inherit its names, and
+ * against the code object's names, line table and first line (all that
+ * is left when code_gen could not be installed).  Odd seq: being written.
  */
 struct pf_cache_slot {
 	_Atomic uint32_t seq;
 	uint32_t id;
 	int32_t offset;
 	int32_t firstlineno;
+	uint64_t gen; /* code_gen of the code object's bucket */
 	uintptr_t code;
 	uintptr_t filename;
 	uintptr_t qualname;
@@ -569,15 +577,120 @@ code_line(uintptr_t table, int32_t first, int64_t off)
 	return 0;
 }
 
+/* ---- deallocated code objects ------------------------------------------ */
+
+/*
+ * A code object is known by its address only while it lives: a new one
+ * can take a freed one's address, and its strings the freed strings'
+ * addresses (pymalloc hands blocks back last in, first out), so that
+ * comparing pointers says "the same" for a module compiled again under
+ * another file name.  So the code type's tp_dealloc is wrapped, once, to
+ * count deallocations per bucket of addresses before the memory is freed:
+ * as long as the count of CODE's bucket has not moved, the object at CODE
+ * is the code object that was there, and its fields (which a code object
+ * never changes) are what they were.  The frame-id cache and the memo of
+ * spliced stacks check the count instead of (or besides) the fields.
+ *
+ * The count is read by threads that do not hold the GIL; the wrapper runs
+ * with it held.  A capture sees a new code object only through its own
+ * thread's frames, which it took after the GIL was passed on by the thread
+ * that freed the old one, after the increment: so it sees the increment.
+ */
+#define CODE_GEN_BUCKETS 1024
+/* PyTypeObject: PyObject_VAR_HEAD (three words), tp_name, tp_basicsize,
+ * tp_itemsize, tp_dealloc: the same from 3.11 to 3.13. */
+#define TP_NAME 24
+#define TP_DEALLOC 48
+
+static _Atomic uint64_t code_gen[CODE_GEN_BUCKETS];
+static void (*code_dealloc_real)(void *);
+static bool code_gen_on;
+
+static inline _Atomic uint64_t *
+code_gen_of(uintptr_t code)
+{
+	return &code_gen[((code >> 4) * 0x9e3779b1u >> 8) &
+	                 (CODE_GEN_BUCKETS - 1)];
+}
+
+static void
+code_dealloc_counted(void *op)
+{
+	atomic_fetch_add_explicit(code_gen_of((uintptr_t)op), 1,
+	                          memory_order_relaxed);
+	code_dealloc_real(op);
+}
+
+struct writable_arg {
+	uintptr_t addr;
+	bool found, writable;
+};
+
+/* Whether ARG->addr lies in a writable segment of its object, outside
+ * RELRO. */
+static int
+writable_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct writable_arg *w = arg;
+	bool in_rw = false, in_relro = false, in_obj = false;
+	int i;
+
+	(void)size;
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+		bool in = w->addr >= a && w->addr + 8 <= a + ph->p_memsz;
+
+		if (ph->p_type == PT_LOAD && in) {
+			in_obj = true;
+			if (ph->p_flags & PF_W)
+				in_rw = true;
+		}
+		if (ph->p_type == PT_GNU_RELRO && in)
+			in_relro = true;
+	}
+	if (!in_obj)
+		return 0;
+	w->found = true;
+	w->writable = in_rw && !in_relro;
+	return 1;
+}
+
+/* Wrap PyCode_Type's tp_dealloc (before any capture reads a code object:
+ * objects freed earlier were never looked at). */
+static void
+code_gen_install(void)
+{
+	struct writable_arg w = { .addr = type_code + TP_DEALLOC };
+	uintptr_t name, real;
+
+	if (code_gen_on || !type_code)
+		return;
+	name = rd_ptr(type_code + TP_NAME);
+	if (name < 4096 || name >= ((uintptr_t)1 << 48) ||
+	    strcmp((const char *)name, "code") != 0)
+		return;
+	dl_iterate_phdr(writable_cb, &w);
+	if (!w.found || !w.writable)
+		return;
+	real = rd_ptr(type_code + TP_DEALLOC);
+	if (!real || real == (uintptr_t)code_dealloc_counted)
+		return;
+	code_dealloc_real = (void (*)(void *))real;
+	__atomic_store_n((uintptr_t *)(type_code + TP_DEALLOC),
+	                 (uintptr_t)code_dealloc_counted, __ATOMIC_RELEASE);
+	code_gen_on = true;
+}
+
 /* ---- frame ids ---------------------------------------------------------- */
 
+/* The id of CODE at OFF, whose names, line table and first line (read by
+ * the caller) are FN, FILE, TABLE and FIRST, and whose bucket's count of
+ * deallocations was GEN before they were read. */
 static uint32_t
-frame_id(struct pf_store *s, uintptr_t code, int64_t off)
+frame_id(struct pf_store *s, uintptr_t code, int64_t off, uintptr_t fn,
+         uintptr_t file, uintptr_t table, int32_t first, uint64_t gen)
 {
-	uintptr_t fn = rd_ptr(code + lay.co_qualname);
-	uintptr_t file = rd_ptr(code + lay.co_filename);
-	uintptr_t table = rd_ptr(code + lay.co_linetable);
-	int32_t first = rd_i32(code + lay.co_firstlineno);
 	int32_t off32 = off < INT32_MIN   ? INT32_MIN
 	                : off > INT32_MAX ? INT32_MAX
 	                                  : (int32_t)off;
@@ -600,7 +713,8 @@ frame_id(struct pf_store *s, uintptr_t code, int64_t off)
 		        __atomic_load_n(&c->linetable, __ATOMIC_RELAXED) ==
 		                table &&
 		        __atomic_load_n(&c->firstlineno, __ATOMIC_RELAXED) ==
-		                first;
+		                first &&
+		        __atomic_load_n(&c->gen, __ATOMIC_RELAXED) == gen;
 
 		id = __atomic_load_n(&c->id, __ATOMIC_RELAXED);
 		atomic_thread_fence(memory_order_acquire);
@@ -624,6 +738,7 @@ frame_id(struct pf_store *s, uintptr_t code, int64_t off)
 	__atomic_store_n(&c->filename, file, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->linetable, table, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->firstlineno, first, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->gen, gen, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->id, id, __ATOMIC_RELAXED);
 	atomic_store_explicit(&c->seq, s1 + 2, memory_order_release);
 	return id;
@@ -828,6 +943,7 @@ resolve(void)
 	eval_lo = (uintptr_t)info.dli_saddr;
 	eval_hi = eval_lo + sym->st_size;
 	dl_iterate_phdr(find_interp_cb, NULL);
+	code_gen_install();
 	return PF_READY;
 }
 
@@ -872,79 +988,198 @@ is_eval(uintptr_t pc)
 	return pc > eval_lo && pc <= eval_hi;
 }
 
+/*
+ * The log of a splice: every read of the interpreter's memory whose value
+ * the splice's result depends on, in the order made, as (address, value)
+ * pairs.  The splice is a function of those values alone (with the native
+ * frames, the thread state, the layout and the options, all fixed for a
+ * memo record): each address it reads is a constant offset from a value
+ * read before it (or from the thread state), and each choice it makes is
+ * made on values read.  So reading the logged addresses again, in order,
+ * and finding the logged values means the splice would make exactly those
+ * reads again, take the same path and write the same frames: a memo keyed
+ * by the native stack, the thread state and a log that still holds is
+ * exact.  A code object's fields are not logged but stand behind its
+ * bucket's count of deallocations (code_gen), which is; when the count
+ * could not be installed they are logged too.  In order, stopping at the
+ * first difference: an address is read only when the values it was
+ * derived from still hold, i.e. only when the splice itself would read it
+ * now.
+ *
+ * A read narrower than a word is logged as its aligned word (in the same
+ * page, so as readable) with the bytes outside it masked off; two reads of
+ * one word in a row share an entry.
+ */
+
+/* Read SIZE bytes at A into OUT, logging them in *FP (when not NULL). */
+static inline void
+lg_read(struct pf_fp *fp, uintptr_t a, unsigned size, void *out)
+{
+	uintptr_t base = a & ~(uintptr_t)7, w, mask = 0;
+	unsigned off = (unsigned)(a & 7);
+	struct pf_read *r;
+
+	if (!fp || off + size > 8) {
+		if (fp)
+			fp->incomplete = true; /* not seen in any layout */
+		memcpy(out, (const void *)a, size);
+		return;
+	}
+	w = rd_ptr(base);
+	memcpy(out, (const char *)&w + off, size);
+	memset((char *)&mask + off, 0xff, size);
+	if (fp->n && fp->r[fp->n - 1].addr == base) {
+		r = &fp->r[fp->n - 1];
+		mask |= r->mask;
+	} else if (fp->n < PF_LOG_READS) {
+		r = &fp->r[fp->n++];
+	} else {
+		fp->incomplete = true;
+		return;
+	}
+	r->addr = base;
+	r->mask = mask;
+	r->val = w & mask;
+}
+
+static inline uintptr_t
+lg_ptr(struct pf_fp *fp, uintptr_t a)
+{
+	uintptr_t v;
+
+	lg_read(fp, a, sizeof(v), &v);
+	return v;
+}
+
+/* Log the aligned word at A as holding V. */
+static inline void
+lg_word(struct pf_fp *fp, uintptr_t a, uintptr_t v)
+{
+	struct pf_read *r;
+
+	if (!fp)
+		return;
+	if ((a & 7) || fp->n >= PF_LOG_READS) {
+		fp->incomplete = true;
+		return;
+	}
+	r = &fp->r[fp->n++];
+	r->addr = a;
+	r->mask = ~(uintptr_t)0;
+	r->val = v;
+}
+
+/* A count of code_gen: an atomic load, logged as a read. */
+static inline uint64_t
+lg_gen(struct pf_fp *fp, _Atomic uint64_t *a)
+{
+	uint64_t v = atomic_load_explicit(a, memory_order_acquire);
+
+	lg_word(fp, (uintptr_t)a, (uintptr_t)v);
+	return v;
+}
+
+static inline int32_t
+lg_i32(struct pf_fp *fp, uintptr_t a)
+{
+	int32_t v;
+
+	lg_read(fp, a, sizeof(v), &v);
+	return v;
+}
+
+static inline uint8_t
+lg_u8(struct pf_fp *fp, uintptr_t a)
+{
+	uint8_t v;
+
+	lg_read(fp, a, sizeof(v), &v);
+	return v;
+}
+
+/* Whether every read of a log still finds its value (see above).  Atomic
+ * loads (plain ones on aligned words) because a count of code_gen may be
+ * among them. */
+static bool
+log_holds(const struct pf_read *r, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uintptr_t w = __atomic_load_n((const uintptr_t *)r[i].addr,
+		                              __ATOMIC_RELAXED);
+
+		if ((w & r[i].mask) != r[i].val)
+			return false;
+	}
+	return true;
+}
+
 static uintptr_t
-first_frame(uintptr_t ts)
+first_frame(uintptr_t ts, struct pf_fp *fp)
 {
 	uintptr_t cf;
 
 	if (!ptr_ok(ts))
 		return 0;
 	if (lay.ts_current != NO_FIELD)
-		return rd_ptr(ts + lay.ts_current);
-	cf = rd_ptr(ts + lay.ts_cframe);
-	return ptr_ok(cf) ? rd_ptr(cf + lay.cf_current) : 0;
+		return lg_ptr(fp, ts + lay.ts_current);
+	cf = lg_ptr(fp, ts + lay.ts_cframe);
+	return ptr_ok(cf) ? lg_ptr(fp, cf + lay.cf_current) : 0;
 }
 
-/*
- * The fingerprint of a splice: every value the splice read from the
- * interpreter's memory that its result depends on, in order.  Two splices
- * of the same native frames that read the same values write the same
- * frames, so a memo keyed by the native stack and these words is exact (as
- * exact as the frame-id cache, which trusts the same pointers).  A dry run
- * (pyframes_fingerprint) reads them without interning anything.
- */
-static inline void
-fp_add(struct pf_fp *fp, uintptr_t v)
-{
-	if (!fp)
-		return;
-	if (fp->n < PF_FP_WORDS)
-		fp->w[fp->n++] = v;
-	else
-		fp->incomplete = true;
-}
-
-/* Append frame F's id to OUT (when it is a started Python frame); with
- * DRY, only count it. */
+/* Append frame F's id to OUT (when it is a started Python frame). */
 static void
 emit_frame(struct pf_store *s, uintptr_t f, int owner, uintptr_t *out,
-           unsigned *k, struct pf_fp *fp, bool dry)
+           unsigned *k, struct pf_fp *fp)
 {
-	uintptr_t code = rd_ptr(f + lay.fr_code), instr;
+	uintptr_t code = lg_ptr(fp, f + lay.fr_code), instr;
+	uintptr_t fn, file, table;
 	int64_t off;
-	int32_t first_traceable = 0;
+	int32_t first_traceable = 0, first;
 	uint32_t id;
+	uint64_t gen = 0;
+	struct pf_fp *cfp = fp;
 
-	fp_add(fp, code);
-	if (!obj_is(code, type_code))
+	if (!ptr_ok(code))
 		return;
-	instr = rd_ptr(f + lay.fr_instr);
+	if (code_gen_on) {
+		/*
+		 * The count stands for the code object's type and fields:
+		 * while it holds, a code object found here is still there
+		 * (see code_gen), so they need no entry of their own.  An
+		 * object of another type is logged: it may be freed and a
+		 * code object put in its place without a count.
+		 */
+		uintptr_t type;
+
+		gen = lg_gen(fp, code_gen_of(code));
+		type = rd_ptr(code + lay.ob_type);
+		if (type != type_code) {
+			lg_word(fp, code + lay.ob_type, type);
+			return;
+		}
+		cfp = NULL;
+	} else if (lg_ptr(fp, code + lay.ob_type) != type_code) {
+		return;
+	}
+	instr = lg_ptr(fp, f + lay.fr_instr);
 	off = ((int64_t)instr - (int64_t)(code + lay.co_code)) / 2;
 	if (lay.co_firsttraceable != NO_FIELD)
-		first_traceable = rd_i32(code + lay.co_firsttraceable);
-	if (fp) {
-		/* What frame_id reads: a new code object at a freed one's
-		 * address differs in these. */
-		fp_add(fp, instr);
-		fp_add(fp, rd_ptr(code + lay.co_qualname));
-		fp_add(fp, rd_ptr(code + lay.co_filename));
-		fp_add(fp, rd_ptr(code + lay.co_linetable));
-		fp_add(fp, (uint32_t)rd_i32(code + lay.co_firstlineno) |
-		                   (uintptr_t)(uint32_t)first_traceable << 32);
-	}
+		first_traceable = lg_i32(cfp, code + lay.co_firsttraceable);
 	/* A frame pushed but not started yet (_PyFrame_IsIncomplete). */
 	if (lay.co_firsttraceable != NO_FIELD && owner != lay.owner_generator &&
 	    off < first_traceable)
 		return;
-	if (dry) {
-		(*k)++;
-		return;
-	}
-	id = frame_id(s, code, off);
+	/* What frame_id reads: a new code object at a freed one's address
+	 * differs in these (or in its bucket's count). */
+	fn = lg_ptr(cfp, code + lay.co_qualname);
+	file = lg_ptr(cfp, code + lay.co_filename);
+	table = lg_ptr(cfp, code + lay.co_linetable);
+	first = lg_i32(cfp, code + lay.co_firstlineno);
+	id = frame_id(s, code, off, fn, file, table, first, gen);
 	if (id)
 		out[(*k)++] = DEPOT_PY_TAG | id;
 	else if (fp)
-		fp->incomplete = true; /* a dry run would count it */
+		fp->incomplete = true; /* a later splice may find room */
 }
 
 /*
@@ -953,8 +1188,7 @@ emit_frame(struct pf_store *s, uintptr_t f, int owner, uintptr_t *out,
  */
 static void
 emit_group(struct pf_store *s, uintptr_t *fpp, bool all, uintptr_t *out,
-           unsigned *k, unsigned max, unsigned *budget, struct pf_fp *fp,
-           bool dry)
+           unsigned *k, unsigned max, unsigned *budget, struct pf_fp *fp)
 {
 	uintptr_t f = *fpp;
 
@@ -964,18 +1198,15 @@ emit_group(struct pf_store *s, uintptr_t *fpp, bool all, uintptr_t *out,
 		bool entry = false;
 
 		if (!ptr_ok(f) || !*budget) {
-			fp_add(fp, 1);
 			f = 0;
 			break;
 		}
 		(*budget)--;
-		owner = rd_u8(f + lay.fr_owner);
-		next = rd_ptr(f + lay.fr_previous);
+		/* owner and is_entry share a word (one log entry). */
+		owner = lg_u8(fp, f + lay.fr_owner);
 		if (lay.fr_is_entry != NO_FIELD)
-			entry = rd_u8(f + lay.fr_is_entry) != 0;
-		fp_add(fp, 2 | (uintptr_t)(owner & 0xff) << 8 |
-		                   (uintptr_t)entry << 16 |
-		                   (uintptr_t)(next != 0) << 17);
+			entry = lg_u8(fp, f + lay.fr_is_entry) != 0;
+		next = lg_ptr(fp, f + lay.fr_previous);
 		if (owner == lay.owner_cstack) {
 			/* The marker an activation pushes below its frames. */
 			f = next;
@@ -983,7 +1214,7 @@ emit_group(struct pf_store *s, uintptr_t *fpp, bool all, uintptr_t *out,
 				continue;
 			break;
 		}
-		emit_frame(s, f, owner, out, k, fp, dry);
+		emit_frame(s, f, owner, out, k, fp);
 		f = next;
 		if (entry && !all)
 			break;
@@ -993,13 +1224,14 @@ emit_group(struct pf_store *s, uintptr_t *fpp, bool all, uintptr_t *out,
 
 /*
  * The splice proper, over the native frames LEAD words (never the eval
- * loop's) then SRC[0..N), into OUT (unless DRY); returns the count.
+ * loop's) then SRC[0..N), into OUT; returns the count.  With FP, its reads
+ * are logged there.
  */
 static unsigned
 splice_walk(const uintptr_t *src, unsigned n, unsigned lead, unsigned max,
-            uintptr_t *out, struct pf_fp *fp, bool dry)
+            uintptr_t *out, struct pf_fp *fp)
 {
-	uintptr_t frame;
+	uintptr_t frame, ts;
 	unsigned i, k = lead, last = n, budget = WALK_BUDGET;
 	struct pf_store *s = NULL;
 	int st;
@@ -1008,6 +1240,7 @@ splice_walk(const uintptr_t *src, unsigned n, unsigned lead, unsigned max,
 		fp->n = 0;
 		fp->incomplete = false;
 		fp->python = false;
+		fp->ts = 0;
 	}
 	if (!refsan_opts.python_frames || n + lead == 0)
 		return n + lead;
@@ -1024,22 +1257,22 @@ splice_walk(const uintptr_t *src, unsigned n, unsigned lead, unsigned max,
 			last = i;
 	if (last == n)
 		return n + lead; /* not called from Python code */
-	if (fp)
+	ts = (uintptr_t)get_tstate();
+	if (fp) {
 		fp->python = true;
-	frame = first_frame((uintptr_t)get_tstate());
-	fp_add(fp, frame != 0);
-	if (!frame || (!dry && !(s = store_get()))) {
-		if (!frame)
-			return n + lead;
+		fp->ts = ts;
+	}
+	frame = first_frame(ts, fp);
+	if (!frame)
+		return n + lead;
+	if (!(s = store_get())) {
 		if (fp)
 			fp->incomplete = true;
 		return n + lead;
 	}
 	for (i = 0; i < n && k < max; i++) {
 		if (!is_eval(src[i]) || !frame) {
-			if (!dry)
-				out[k] = src[i];
-			k++;
+			out[k++] = src[i];
 			continue;
 		}
 		/*
@@ -1048,14 +1281,10 @@ splice_walk(const uintptr_t *src, unsigned n, unsigned lead, unsigned max,
 		 * kept when an activation's native frame was not recognised
 		 * (a .cold part) or lies past the captured depth.
 		 */
-		emit_group(s, &frame, i == last, out, &k, max, &budget, fp,
-		           dry);
+		emit_group(s, &frame, i == last, out, &k, max, &budget, fp);
 		/* verbosity=2 (debugging refsan): the loop's frame too. */
-		if (refsan_opts.verbosity >= 2 && k < max) {
-			if (!dry)
-				out[k] = src[i];
-			k++;
-		}
+		if (refsan_opts.verbosity >= 2 && k < max)
+			out[k++] = src[i];
 	}
 	return k;
 }
@@ -1075,12 +1304,13 @@ pyframes_splice_fp(uintptr_t *pcs, unsigned n, unsigned max,
 			fp->n = 0;
 			fp->incomplete = false;
 			fp->python = false;
+			fp->ts = 0;
 		}
 		return 0;
 	}
 	/* pcs[0] is never the eval loop's (the caller's or the entry's). */
 	memcpy(src, pcs + 1, (n - 1) * sizeof(*pcs));
-	return splice_walk(src, n - 1, 1, max, pcs, fp, false);
+	return splice_walk(src, n - 1, 1, max, pcs, fp);
 }
 
 unsigned
@@ -1095,86 +1325,19 @@ pyframes_splice(uintptr_t *pcs, unsigned n, unsigned max)
 	if (max > sizeof(src) / sizeof(src[0]))
 		max = sizeof(src) / sizeof(src[0]);
 	memcpy(src, pcs, n * sizeof(*pcs));
-	return splice_walk(src, n, 0, max, pcs, NULL, false);
-}
-
-uint64_t
-pyframes_eval_mask(const uintptr_t *pcs, unsigned n)
-{
-	uint64_t m = 0;
-
-	for (unsigned i = 0; i < n && i < 64; i++)
-		if (is_eval(pcs[i]))
-			m |= (uint64_t)1 << i;
-	return m;
-}
-
-/*
- * splice_walk's dry run, for native frames known only by the positions of
- * the eval loop's among them (EVAL, bit i for frame i of N <= 64): the
- * same reads in the same order, the runs of other native frames counted
- * in one step.
- */
-void
-pyframes_fingerprint(uint64_t eval, unsigned n, unsigned lead, unsigned max,
-                     struct pf_fp *fp)
-{
-	uintptr_t frame;
-	unsigned i, k = lead, last, budget = WALK_BUDGET;
-	int st;
-
-	fp->n = 0;
-	fp->incomplete = false;
-	fp->python = false;
-	if (max > 256)
-		max = 256;
-	if (n < 64)
-		eval &= ((uint64_t)1 << n) - 1;
-	if (!refsan_opts.python_frames || n + lead == 0 || n > 64)
-		return;
-	st = ensure_resolved(false);
-	if (st != PF_READY) {
-		fp->incomplete = true;
-		return;
-	}
-	if (!eval)
-		return;
-	last = 63 - (unsigned)__builtin_clzll(eval);
-	fp->python = true;
-	frame = first_frame((uintptr_t)get_tstate());
-	fp_add(fp, frame != 0);
-	if (!frame)
-		return;
-	i = 0;
-	while (i < n && k < max) {
-		uint64_t rest = i < 64 ? eval >> i : 0;
-		unsigned j, gap;
-
-		if (!frame || !rest)
-			break; /* only native frames from here */
-		j = i + (unsigned)__builtin_ctzll(rest);
-		gap = j - i;
-		if (gap >= max - k)
-			break;
-		k += gap;
-		i = j;
-		emit_group(NULL, &frame, i == last, NULL, &k, max, &budget, fp,
-		           true);
-		if (refsan_opts.verbosity >= 2 && k < max)
-			k++;
-		i++;
-	}
+	return splice_walk(src, n, 0, max, pcs, NULL);
 }
 
 /* ---- the memo of spliced stacks ------------------------------------------ */
 
 /*
- * Per thread: (native stack stamp, key, fingerprint) -> depot id, so that
- * a Python call site seen before costs the walk of its frame chain and a
- * compare, not the frame ids, the copy and the depot's hash.  A set per
- * (stamp, key), four ways for as many Python callers of one native stack;
- * the fingerprint is compared word for word.  Thread-local memory from one
- * reservation, lazily committed.
+ * Per thread: (native stack stamp, key, tag, thread state, log) -> depot
+ * id, so that a Python call site seen before costs reading its log again
+ * (about ten words per Python frame, no branch but the loop's) rather
+ * than the splice, its frame ids, the copy and the depot's hash.  A set
+ * per (stamp, key), four ways for as many Python callers of one native
+ * stack.  Thread-local memory, one mapping per thread (about 400 KiB,
+ * lazily committed).
  */
 #define MEMO_SETS 16
 #define MEMO_WAYS 4
@@ -1183,10 +1346,11 @@ pyframes_fingerprint(uint64_t eval, unsigned n, unsigned lead, unsigned max,
 struct pf_memo_rec {
 	uint64_t stamp; /* 0: empty */
 	uintptr_t key;
+	uintptr_t ts;
 	uint32_t tag;
 	uint32_t id;
 	uint32_t n;
-	uintptr_t w[PF_FP_WORDS];
+	struct pf_read r[PF_LOG_READS];
 };
 
 struct pf_memo_table {
@@ -1194,36 +1358,21 @@ struct pf_memo_table {
 	uint8_t victim[MEMO_SETS];
 };
 
-static struct pf_memo_table *_Atomic memo_tables;
 static _Atomic unsigned memo_used;
 static __thread struct pf_memo_table *my_memo
         __attribute__((tls_model("initial-exec")));
 static __thread int my_memo_state __attribute__((tls_model("initial-exec")));
 
+/* This thread's table, mapped at its first Python stack (the first
+ * MEMO_THREADS threads to have one). */
 static struct pf_memo_table *
 memo_table(void)
 {
-	struct pf_memo_table *t, *expect = NULL;
-	unsigned i;
-
 	if (my_memo_state)
 		return my_memo;
 	my_memo_state = 1;
-	t = atomic_load_explicit(&memo_tables, memory_order_acquire);
-	if (!t) {
-		/* Once per process, at the first Python stack. */
-		t = arena_map(MEMO_THREADS * sizeof(*t));
-		if (!t)
-			return NULL;
-		if (!atomic_compare_exchange_strong(&memo_tables, &expect,
-		                                    t)) {
-			arena_unmap(t, MEMO_THREADS * sizeof(*t));
-			t = expect;
-		}
-	}
-	i = atomic_fetch_add(&memo_used, 1);
-	if (i < MEMO_THREADS)
-		my_memo = &t[i];
+	if (atomic_fetch_add(&memo_used, 1) < MEMO_THREADS)
+		my_memo = arena_map(sizeof(*my_memo));
 	return my_memo;
 }
 
@@ -1239,22 +1388,29 @@ memo_set(struct pf_memo_table *t, uint64_t stamp, uintptr_t key,
 }
 
 uint32_t
-pyframes_memo_get(uint64_t stamp, uintptr_t key, uint32_t tag,
-                  const struct pf_fp *fp)
+pyframes_memo_get(uint64_t stamp, uintptr_t key, uint32_t tag)
 {
 	struct pf_memo_table *t;
 	struct pf_memo_rec *set;
+	uintptr_t ts = 0;
+	bool have_ts = false;
 	unsigned idx;
 
-	if (fp->incomplete || !(t = memo_table()))
+	/* Records are only made once the interpreter was found. */
+	if (atomic_load_explicit(&pf_state, memory_order_acquire) != PF_READY ||
+	    !(t = memo_table()))
 		return 0;
 	set = memo_set(t, stamp, key, &idx);
 	for (unsigned w = 0; w < MEMO_WAYS; w++) {
 		const struct pf_memo_rec *r = &set[w];
 
-		if (r->stamp == stamp && r->key == key && r->tag == tag &&
-		    r->n == fp->n &&
-		    !memcmp(r->w, fp->w, fp->n * sizeof(uintptr_t)))
+		if (r->stamp != stamp || r->key != key || r->tag != tag)
+			continue;
+		if (!have_ts) {
+			ts = (uintptr_t)get_tstate();
+			have_ts = true;
+		}
+		if (r->ts == ts && log_holds(r->r, r->n))
 			return r->id;
 	}
 	return 0;
@@ -1268,7 +1424,8 @@ pyframes_memo_put(uint64_t stamp, uintptr_t key, uint32_t tag,
 	struct pf_memo_rec *set, *r;
 	unsigned idx, w;
 
-	if (fp->incomplete || !id || !stamp || !(t = memo_table()))
+	if (fp->incomplete || !fp->python || !id || !stamp ||
+	    !(t = memo_table()))
 		return;
 	set = memo_set(t, stamp, key, &idx);
 	/* A way of a forgotten stack, else round robin. */
@@ -1282,9 +1439,10 @@ pyframes_memo_put(uint64_t stamp, uintptr_t key, uint32_t tag,
 	r->stamp = 0;
 	r->key = key;
 	r->tag = tag;
+	r->ts = fp->ts;
 	r->n = fp->n;
 	r->id = id;
-	memcpy(r->w, fp->w, fp->n * sizeof(uintptr_t));
+	memcpy(r->r, fp->r, fp->n * sizeof(fp->r[0]));
 	r->stamp = stamp;
 }
 

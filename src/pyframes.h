@@ -30,33 +30,32 @@ void pyframes_init(void);
 unsigned pyframes_splice(uintptr_t *pcs, unsigned n, unsigned max);
 
 /*
- * What a splice read of the interpreter's memory (see pyframes.c): equal
- * fingerprints over the same native frames mean equal spliced stacks.
+ * What a splice read of the interpreter's memory (see pyframes.c): the
+ * thread state it started from and the log of its reads, (address, value)
+ * in order.  The same native frames, the same thread state and a log whose
+ * reads still find their values mean the same spliced stack.
  */
-#define PF_FP_WORDS 256
+#define PF_LOG_READS 256
+struct pf_read {
+	uintptr_t addr; /* aligned */
+	uintptr_t mask; /* the bytes read */
+	uintptr_t val;  /* the word, masked */
+};
 struct pf_fp {
 	unsigned n;
-	bool incomplete; /* longer than PF_FP_WORDS, or not to be memoized */
+	bool incomplete; /* longer than PF_LOG_READS, or not to be memoized */
 	bool python;     /* the native frames hold the eval loop's */
-	uintptr_t w[PF_FP_WORDS];
+	uintptr_t ts;
+	struct pf_read r[PF_LOG_READS];
 };
 
-/* pyframes_splice, whose PCS[0] is never the eval loop's, with the
- * fingerprint of what it read in *FP. */
+/* pyframes_splice, whose PCS[0] is never the eval loop's, with the log of
+ * what it read in *FP. */
 unsigned pyframes_splice_fp(uintptr_t *pcs, unsigned n, unsigned max,
 			    struct pf_fp *fp);
-/* Bit i set when PCS[i] (i < 64) is the eval loop's. */
-uint64_t pyframes_eval_mask(const uintptr_t *pcs, unsigned n);
-/* The fingerprint alone, as pyframes_splice_fp would find it for the
- * stack of LEAD other words then N native frames, of which those in EVAL
- * (pyframes_eval_mask) are the eval loop's (N <= 64; nothing interned,
- * nothing written but *FP). */
-void pyframes_fingerprint(uint64_t eval, unsigned n, unsigned lead,
-			  unsigned max, struct pf_fp *fp);
-/* A per-thread memo: the depot id stored for (STAMP, KEY, TAG, *FP), or
- * 0. */
-uint32_t pyframes_memo_get(uint64_t stamp, uintptr_t key, uint32_t tag,
-			   const struct pf_fp *fp);
+/* A per-thread memo: the depot id stored for (STAMP, KEY, TAG) whose log
+ * still holds, or 0.  Reads no more than the splice would. */
+uint32_t pyframes_memo_get(uint64_t stamp, uintptr_t key, uint32_t tag);
 void pyframes_memo_put(uint64_t stamp, uintptr_t key, uint32_t tag,
 		       const struct pf_fp *fp, uint32_t id);
 

@@ -58,4 +58,17 @@ for i in range(N):
         keep.append(outer_y(i))
 for i in range(N):
     keep.append(recurse(i % 4, i))
+
+# Code objects compiled again and again under other file names, and
+# dropped at once: a new one often takes a freed one's address, and its
+# strings (file name, line table) the freed strings' addresses, so that
+# only the count of freed code objects tells them apart.
+GEN_SRC = "def gen(i):\n    return create_dog(b'g')\n"
+G = {"create_dog": create_dog}
+for i in range(N):
+    j = i % 5
+    exec(compile(GEN_SRC, "<memo-gen%d>" % j, "exec"), G)
+    g = G.pop("gen")
+    keep.append(g(i))  # L:gen_call
+    del g
 print("made=%d" % len(keep))

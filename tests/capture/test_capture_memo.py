@@ -1,6 +1,7 @@
 """A memoized Python stack is the fresh one: libzoo's create_dog reached
-through one native stack from different Python lines, callers and
-recursion depths (capture_memo_prog.py) must group its leaks by exactly the
+through one native stack from different Python lines, callers, recursion
+depths and code objects that take freed ones' addresses
+(capture_memo_prog.py) must group its leaks by exactly the
 sites the Python code has, with exact counts and lines.  The first capture
 of each site takes the full path (splice, depot), the later ones the memo
 of capture.c and pyframes.c; a memo that returned another site's stack, or
@@ -64,8 +65,12 @@ def sites(report):
         if e["kind"] != "leak":
             continue
         frames = report["stacks"][str(e["stack"])]
-        lines = tuple(f["line"] for f in frames if f.get("python") and
-                      f.get("file", "").endswith("capture_memo_prog.py"))
+        lines = tuple(
+            f["line"] if f["file"].endswith("capture_memo_prog.py") else
+            "%s:%d" % (f["file"], f["line"])
+            for f in frames if f.get("python") and
+            (f.get("file", "").endswith("capture_memo_prog.py") or
+             f.get("file", "").startswith("<memo-gen")))
         out[lines] += e["count"]
     return out
 
@@ -94,6 +99,10 @@ def expected():
         inner = (a, b, c)[i % 3]
         d = i % 4
         want[(inner, leaf) + (step,) * d + (call_r,)] += 1
+    call_g = line_of("gen_call")
+    for i in range(N):
+        j = i % 5
+        want[("<memo-gen%d>:2" % j, call_g)] += 1
     return want
 
 
@@ -111,10 +120,11 @@ def main():
         got = sites(report)
         if got != want:
             fail("leak sites by Python lines\n  want %s\n  got  %s" %
-                 (sorted(want.items()), sorted(got.items())), p)
-        if report["counters"]["created"] != 2 * N:
+                 (sorted(want.items(), key=repr),
+                  sorted(got.items(), key=repr)), p)
+        if report["counters"]["created"] != 3 * N:
             fail("created %r" % report["counters"], p)
-    print("ok: %d sites, %d handles" % (len(want), 2 * N))
+    print("ok: %d sites, %d handles" % (len(want), 3 * N))
 
 
 main()
