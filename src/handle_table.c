@@ -439,13 +439,16 @@ rec_at(struct shard *s, uint32_t ref)
 	unsigned k;
 	size_t i = rec_index(s->id, ref, &k);
 
-	return &table.recs[k][i];
+	/* Acquire: another shard's thread may have just mapped it (a plain
+	 * mov on x86-64). */
+	return &__atomic_load_n(&table.recs[k], __ATOMIC_ACQUIRE)[i];
 }
 
 static inline struct quarantine_entry *
 ring_at(struct shard *s, size_t p)
 {
-	return &table.ring[row_index(s->id, p, RING_CHUNK_LOG)];
+	return &__atomic_load_n(&table.ring, __ATOMIC_ACQUIRE)
+			[row_index(s->id, p, RING_CHUNK_LOG)];
 }
 
 /* A record for a new handle: 1-based number, or 0 (no memory). */
@@ -464,7 +467,7 @@ rec_alloc(struct shard *s)
 		return 0;
 	ref = s->rec_used + 1;
 	rec_index(s->id, ref, &k);
-	if (!table.recs[k] &&
+	if (!__atomic_load_n(&table.recs[k], __ATOMIC_ACQUIRE) &&
 	    !rows_map((void **)&table.recs[k], recs_bytes(k),
 		      recs_bytes(k) >= HUGE_BYTES ? 0 : recs_bytes(k)))
 		return 0;
@@ -977,7 +980,7 @@ q_put(struct shard *s, const struct handle_entry *e, uint32_t created_stack,
 	if (!s->ring_len) {
 		if (!table.quarantine_per_shard)
 			return;
-		if (!table.ring &&
+		if (!__atomic_load_n(&table.ring, __ATOMIC_ACQUIRE) &&
 		    !rows_map((void **)&table.ring, ring_bytes(), ROWS_SMALL)) {
 			s->dropped++;
 			return;
