@@ -1171,6 +1171,31 @@ finish_pending(struct shard *s, struct handle_entry *e, size_t pos,
 	COUNTER_ADD(s->released, 1); /* its release_end will find nothing to commit */
 }
 
+/* A record's new life: count 1, FAMILY (with HT_CREATE_BORROWED). */
+static inline void
+entry_start(struct handle_entry *e, uintptr_t h, unsigned family,
+	    uint32_t seq, uint32_t stack)
+{
+	e->handle = h;
+	e->seq = seq;
+	e->stack = stack;
+	e->info = 1u | ((uint32_t)(family & FAMILY_MASK) << FAMILY_SHIFT) |
+		  (family & HT_CREATE_BORROWED ? BORROWED : 0);
+}
+
+static inline void
+fill_created(struct ht_info *out, uintptr_t h, unsigned family, uint32_t seq,
+	     uint32_t stack)
+{
+	if (!out)
+		return;
+	memset(out, 0, sizeof(*out));
+	out->handle = h;
+	out->family = family & FAMILY_MASK;
+	out->seq = seq;
+	out->created_stack = stack;
+}
+
 enum ht_status
 handle_table_create(uintptr_t h, unsigned family, uint32_t seq,
 		    uint32_t stack, struct ht_info *out)
@@ -1187,20 +1212,11 @@ handle_table_create(uintptr_t h, unsigned family, uint32_t seq,
 		/* The address just released comes back: a new life in the
 		 * same record. */
 		hist_free(s, e);
-		e->seq = seq;
-		e->stack = stack;
-		e->info = 1u | ((uint32_t)(family & FAMILY_MASK) << FAMILY_SHIFT) |
-			  (family & HT_CREATE_BORROWED ? BORROWED : 0);
+		entry_start(e, h, family, seq, stack);
 		__atomic_store_n(&s->park_ref, 0, __ATOMIC_RELAXED);
 		COUNTER_ADD(s->created, 1);
 		shard_unlock(s);
-		if (out) {
-			memset(out, 0, sizeof(*out));
-			out->handle = h;
-			out->family = family & FAMILY_MASK;
-			out->seq = seq;
-			out->created_stack = stack;
-		}
+		fill_created(out, h, family, seq, stack);
 		return HT_OK;
 	}
 	if (e && (e->info & PENDING)) {
@@ -1226,22 +1242,12 @@ handle_table_create(uintptr_t h, unsigned family, uint32_t seq,
 	/* A new life for a reused address: the old one leaves quarantine. */
 	q_remove(s, h, hash);
 	e = rec_at(s, ref);
-	e->handle = h;
-	e->seq = seq;
-	e->stack = stack;
-	e->info = 1u | ((uint32_t)(family & FAMILY_MASK) << FAMILY_SHIFT) |
-		  (family & HT_CREATE_BORROWED ? BORROWED : 0);
+	entry_start(e, h, family, seq, stack);
 	idx_insert(s->idx, s->mask, s->rbits, hash, ref);
 	COUNTER_ADD(s->count, 1);
 	COUNTER_ADD(s->created, 1);
 	shard_unlock(s);
-	if (out) {
-		memset(out, 0, sizeof(*out));
-		out->handle = h;
-		out->family = family & FAMILY_MASK;
-		out->seq = seq;
-		out->created_stack = stack;
-	}
+	fill_created(out, h, family, seq, stack);
 	return HT_OK;
 }
 
