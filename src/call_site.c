@@ -57,7 +57,6 @@ struct thread_sites {
 
 static struct thread_sites *tables;
 static _Atomic unsigned tables_used;
-static _Atomic bool disabled;
 static __thread struct thread_sites *my_table
         __attribute__((tls_model("initial-exec")));
 static uintptr_t tramp_lo, tramp_hi;
@@ -73,12 +72,6 @@ call_site_init(uintptr_t lo, uintptr_t hi)
 	/* Mapped, never touched until a thread uses its table. */
 	tables = arena_map(SITE_THREADS * sizeof(*tables));
 	return tables ? 0 : -1;
-}
-
-void
-call_site_set_enabled(bool enabled)
-{
-	atomic_store(&disabled, !enabled);
 }
 
 uint64_t
@@ -209,7 +202,7 @@ miss(uintptr_t entry, const uintptr_t *ra_slot)
 	tid = (uint32_t)engine_thread_id();
 	t = table();
 	id = capture_hooked(entry, tramp_lo, tramp_hi);
-	if (!t || atomic_load_explicit(&disabled, memory_order_relaxed))
+	if (!t)
 		return id;
 	set = set_of(entry, ra_slot, *ra_slot);
 	w = t->victim[set] % SITE_WAYS;
@@ -229,10 +222,7 @@ call_site_capture(uintptr_t entry, const uintptr_t *ra_slot)
 
 	/* No table yet, or never: with stack_depth <= 1 capture.c's own
 	 * memo serves every call, and miss() hands out no table. */
-	if (__builtin_expect(!t || !engine_tid_cache ||
-	                             atomic_load_explicit(&disabled,
-	                                                  memory_order_relaxed),
-	                     0))
+	if (__builtin_expect(!t || !engine_tid_cache, 0))
 		return miss(entry, ra_slot);
 	s = t->s[set_of(entry, ra_slot, ra)];
 	if (!site_hit(s, entry, ra_slot, ra) &&

@@ -21,9 +21,7 @@ int call_site_init(uintptr_t tramp_lo, uintptr_t tramp_hi);
  */
 uint32_t call_site_capture(uintptr_t entry, const uintptr_t *ra_slot);
 
-/* Tests: turn the memo off (every call takes capture_hooked's path) or
- * on (the default); hits since start. */
-void call_site_set_enabled(bool enabled);
+/* Calls the memo answered since start, all threads (verbosity=2). */
 uint64_t call_site_hits(void);
 
 #endif
