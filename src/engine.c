@@ -188,26 +188,22 @@ live_add(int d)
  * capture to overlap them with: with stack_depth 0 or 1 the capture is a
  * per-thread memo hit (capture.c).  Otherwise the prefetch only costs the
  * hash and loads that the table operation does again right after.
+ *
+ * With OBJECT (an acquire or release), the object the handle usually
+ * points to as well: the library is about to read it, and that miss then
+ * overlaps the table's instead of following it.  A prefetch never faults,
+ * so a handle that is not an address (an fd, an index) costs one
+ * instruction.
  */
 static inline void
-prefetch(uintptr_t handle)
+prefetch(uintptr_t handle, bool object)
 {
-	if (__atomic_load_n(&handle_table_large, __ATOMIC_RELAXED) &&
-	    refsan_opts.stack_depth > 1)
-		handle_table_prefetch(handle);
-}
-
-/*
- * Before an acquire or release, the library will read the object the
- * handle usually points to: start that miss too, so that it overlaps the
- * table's instead of following it.  A prefetch never faults, so a handle
- * that is not an address (an fd, an index) costs one instruction.
- */
-static inline void
-prefetch_object(uintptr_t handle)
-{
-	if (__atomic_load_n(&handle_table_large, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&handle_table_large, __ATOMIC_RELAXED))
+		return;
+	if (object)
 		__builtin_prefetch((const void *)handle);
+	if (refsan_opts.stack_depth > 1)
+		handle_table_prefetch(handle);
 }
 
 /* A mismatch only when both sides name families. */
@@ -281,7 +277,7 @@ engine_create(uintptr_t handle, struct engine_call *c)
 					     &info);
 		return;
 	}
-	prefetch(handle); /* the miss overlaps the capture */
+	prefetch(handle, false); /* the miss overlaps the capture */
 	seq = next_seq();
 	/* An up_ref of an object never seen created (`borrowed`): the
 	 * library's own references on it are not the program's. */
@@ -309,8 +305,7 @@ engine_acquire(uintptr_t handle, struct engine_call *c)
 
 	if (!handle)
 		return;
-	prefetch_object(handle);
-	prefetch(handle);
+	prefetch(handle, true);
 	st = handle_table_acquire(
 		handle, engine_stack(c) | (c->internal ? HT_EV_INTERNAL : 0),
 		&info);
@@ -333,8 +328,7 @@ engine_release_begin(uintptr_t handle, struct engine_call *c,
 	memset(r, 0, sizeof(*r));
 	if (!handle)
 		return true;
-	prefetch_object(handle);
-	prefetch(handle);
+	prefetch(handle, true);
 	st = handle_table_release_begin(
 		handle, engine_stack(c) | (c->internal ? HT_EV_INTERNAL : 0),
 		&info, &hr);
@@ -364,8 +358,7 @@ engine_release(uintptr_t handle, struct engine_call *c)
 
 	if (!handle)
 		return true;
-	prefetch_object(handle);
-	prefetch(handle);
+	prefetch(handle, true);
 	st = handle_table_release(
 		handle, engine_stack(c) | (c->internal ? HT_EV_INTERNAL : 0),
 		&info);
