@@ -40,9 +40,9 @@ capture_api(struct engine_call *c)
 	if (max > MAX_FRAMES)
 		max = MAX_FRAMES;
 	/* skip: capture_api itself and the refsan_* function */
-	n = unwind_capture_memo(pcs, max, (unsigned)(uintptr_t)c->capture_arg,
-				&memo);
-	if (memo && memo->key == (uintptr_t)c->function && memo->id)
+	n = unwind_capture_memo(pcs, max,
+				(unsigned)(uintptr_t)c->site->capture_arg, &memo);
+	if (memo && memo->key == (uintptr_t)c->site->function && memo->id)
 		return memo->id;
 	if (refsan_opts.python_frames)
 		n = pyframes_splice(pcs, n, max);
@@ -52,7 +52,7 @@ capture_api(struct engine_call *c)
 		for (i = 0; i < n && !depot_word_is_python(pcs[i]); i++)
 			;
 		if (i == n) {
-			memo->key = (uintptr_t)c->function;
+			memo->key = (uintptr_t)c->site->function;
 			memo->id = id;
 		}
 	}
@@ -70,12 +70,15 @@ api_enter(void)
 }
 
 static void
-api_call(struct engine_call *c, const char *fn, unsigned skip)
+api_call(struct engine_call *c, struct engine_site *site, const char *fn,
+	 unsigned skip)
 {
+	memset(site, 0, sizeof(*site));
+	site->function = fn;
+	site->capture = capture_api;
+	site->capture_arg = (void *)(uintptr_t)skip;
 	memset(c, 0, sizeof(*c));
-	c->function = fn;
-	c->capture = capture_api;
-	c->capture_arg = (void *)(uintptr_t)skip;
+	c->site = site;
 }
 
 /* Frames between unwind_capture and the user's code. */
@@ -84,12 +87,13 @@ api_call(struct engine_call *c, const char *fn, unsigned skip)
 void
 refsan_handle_created(const void *handle, const char *family)
 {
+	struct engine_site site;
 	struct engine_call c;
 
 	if (!api_enter())
 		return;
-	api_call(&c, "refsan_handle_created", SKIP_API);
-	c.family = families_id(family);
+	api_call(&c, &site, "refsan_handle_created", SKIP_API);
+	site.family = families_id(family);
 	c.stack = capture_api(&c);
 	engine_create((uintptr_t)handle, &c);
 	guard_exit();
@@ -98,11 +102,12 @@ refsan_handle_created(const void *handle, const char *family)
 void
 refsan_handle_acquired(const void *handle)
 {
+	struct engine_site site;
 	struct engine_call c;
 
 	if (!api_enter())
 		return;
-	api_call(&c, "refsan_handle_acquired", SKIP_API);
+	api_call(&c, &site, "refsan_handle_acquired", SKIP_API);
 	c.stack = capture_api(&c);
 	engine_acquire((uintptr_t)handle, &c);
 	guard_exit();
@@ -111,11 +116,12 @@ refsan_handle_acquired(const void *handle)
 void
 refsan_handle_released(const void *handle)
 {
+	struct engine_site site;
 	struct engine_call c;
 
 	if (!api_enter())
 		return;
-	api_call(&c, "refsan_handle_released", SKIP_API);
+	api_call(&c, &site, "refsan_handle_released", SKIP_API);
 	c.stack = capture_api(&c);
 	engine_release((uintptr_t)handle, &c);
 	guard_exit();

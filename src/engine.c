@@ -10,8 +10,8 @@
  *
  * Calls the library makes to its own functions (c->internal) never create
  * a handle and never raise an error; they only move the count of a handle
- * that is already live.  An idempotent release (c->idempotent) of a handle
- * that is not live is the library's no-op: no error, forwarded.
+ * that is already live.  An idempotent release (the site's flag) of a
+ * handle that is not live is the library's no-op: no error, forwarded.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -101,8 +101,8 @@ engine_reset(void)
 uint32_t
 engine_stack(struct engine_call *c)
 {
-	if (!c->stack && c->capture)
-		c->stack = c->capture(c);
+	if (!c->stack && c->site->capture)
+		c->stack = c->site->capture(c);
 	return c->stack;
 }
 
@@ -212,15 +212,15 @@ check_family(const struct ht_info *info, struct engine_call *c)
 {
 	struct engine_error e;
 
-	if (!c->accept || !info->family ||
-	    (c->accept & (1ull << info->family)))
+	if (!c->site->accept || !info->family ||
+	    (c->site->accept & (1ull << info->family)))
 		return;
 	memset(&e, 0, sizeof(e));
 	e.kind = EE_FAMILY_MISMATCH;
-	e.function = c->function;
+	e.function = c->site->function;
 	e.handle = info->handle;
 	e.family = info->family;
-	e.accept = c->accept;
+	e.accept = c->site->accept;
 	e.stack = engine_stack(c);
 	e.refcount = info->refcount;
 	/* The table's answer to an operation holds no stacks: look the
@@ -244,7 +244,7 @@ dead_handle(enum engine_error_kind kind, enum ht_status st,
 	struct engine_error e;
 
 	memset(&e, 0, sizeof(e));
-	e.function = c->function;
+	e.function = c->site->function;
 	e.handle = info->handle;
 	e.stack = engine_stack(c);
 	if (st == HT_DEAD) {
@@ -282,7 +282,8 @@ engine_create(uintptr_t handle, struct engine_call *c)
 	/* An up_ref of an object never seen created (`borrowed`): the
 	 * library's own references on it are not the program's. */
 	st = handle_table_create(handle,
-				 c->family | (c->borrowed ? HT_CREATE_BORROWED : 0),
+				 c->site->family |
+					 (c->site->borrowed ? HT_CREATE_BORROWED : 0),
 				 (uint32_t)seq, engine_stack(c), NULL);
 	switch (st) {
 	case HT_OK:
@@ -342,7 +343,7 @@ engine_release_begin(uintptr_t handle, struct engine_call *c,
 			check_family(&info, c);
 		return true;
 	}
-	if (c->internal || c->idempotent)
+	if (c->internal || c->site->idempotent)
 		return true;
 	dead_handle(EE_DOUBLE_RELEASE, st, &info, c);
 	if (st == HT_DEAD)
@@ -369,7 +370,7 @@ engine_release(uintptr_t handle, struct engine_call *c)
 			check_family(&info, c);
 		return true;
 	}
-	if (c->internal || c->idempotent)
+	if (c->internal || c->site->idempotent)
 		return true;
 	dead_handle(EE_DOUBLE_RELEASE, st, &info, c);
 	if (st == HT_DEAD)

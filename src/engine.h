@@ -20,12 +20,14 @@ engine_thread_id(void)
 	return engine_tid_cache ? engine_tid_cache : engine_thread_id_slow();
 }
 
-/* One call that moves a handle. */
-struct engine_call {
+struct engine_call;
+
+/* Where calls come from, the same for all its calls: one hooked function,
+ * or one entry of the C API.  Calls point at it rather than copy it. */
+struct engine_site {
 	const char *function;  /* the spec'd function, or the C API's name */
 	unsigned family;       /* create: family id (0 none) */
 	uint64_t accept;       /* other roles: accepted families, 0 = any */
-	bool internal;         /* called from inside the library itself */
 	bool idempotent;       /* release: a handle that is not live is the
 				  library's no-op (spec flag `idempotent`):
 				  no error, and the call is forwarded */
@@ -37,6 +39,12 @@ struct engine_call {
 	 * calls it at most once per call, and only when it needs a stack. */
 	uint32_t (*capture)(struct engine_call *c);
 	void *capture_arg;     /* for capture */
+};
+
+/* One call that moves a handle. */
+struct engine_call {
+	const struct engine_site *site;
+	bool internal;         /* called from inside the library itself */
 	uint32_t stack;        /* 0 until captured */
 };
 

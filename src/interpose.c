@@ -161,6 +161,8 @@ struct hook {
 	uintptr_t lo, hi; /* its library: callers in here are internal */
 	const struct spec_rule *rule;
 	const char *name; /* copy of the exported name */
+	/* What the engine reads of the rule at every call. */
+	struct engine_site site;
 	bool leave;       /* the rule needs the return value */
 	bool retired;     /* its library was unloaded: the stub may be
 			     handed out again (hook_get) */
@@ -746,6 +748,8 @@ recycle_pick(const struct spec_rule *r, const char *name, bool own, unsigned n,
 	return oldest;
 }
 
+static uint32_t capture_hook(struct engine_call *c);
+
 static void
 hook_fill(unsigned i, uintptr_t real, const struct dso *d,
           const struct spec_rule *r, const char *name, bool own, unsigned n)
@@ -757,6 +761,13 @@ hook_fill(unsigned i, uintptr_t real, const struct dso *d,
 	if (!hooks[i].name || strcmp(hooks[i].name, name))
 		hooks[i].name = name_intern(name, n);
 	hooks[i].leave = rule_needs_leave(r);
+	hooks[i].site.function = hooks[i].name;
+	hooks[i].site.family = r->family;
+	hooks[i].site.accept = r->accept;
+	hooks[i].site.idempotent = r->idempotent;
+	hooks[i].site.borrowed = r->borrowed;
+	hooks[i].site.capture = capture_hook;
+	hooks[i].site.capture_arg = &hooks[i];
 	hooks[i].own = own;
 	hooks[i].retired = false;
 }
@@ -949,7 +960,7 @@ static uint32_t
 capture_hook(struct engine_call *c)
 {
 	const struct hook_call *hc = (const struct hook_call *)c;
-	const struct hook *h = c->capture_arg;
+	const struct hook *h = c->site->capture_arg;
 
 	/* The call site's memo, unless a hijacked return address lies
 	 * above (a pending hooked call of this thread): the full path swaps
@@ -966,14 +977,8 @@ call_init(struct hook_call *hc, const struct hook *h, bool internal,
 {
 	struct engine_call *c = &hc->c;
 
-	c->function = h->name;
-	c->family = h->rule->family;
-	c->accept = h->rule->accept;
+	c->site = &h->site;
 	c->internal = internal;
-	c->idempotent = h->rule->idempotent;
-	c->borrowed = h->rule->borrowed;
-	c->capture = capture_hook;
-	c->capture_arg = (void *)h;
 	c->stack = 0;
 	hc->ra_slot = ra_slot;
 }

@@ -31,16 +31,31 @@ fake_capture(struct engine_call *c)
 	return ++next_stack;
 }
 
+/* Each call its own site (tests set its family, accept and flags), kept
+ * for the test's length: errors point at the site's function name. */
+static struct engine_site sites[64];
+static unsigned nsites;
+
 static struct engine_call
 call(const char *fn, bool internal)
 {
+	struct engine_site *site = &sites[nsites++ % 64];
 	struct engine_call c;
 
+	memset(site, 0, sizeof(*site));
+	site->function = fn;
+	site->capture = fake_capture;
 	memset(&c, 0, sizeof(c));
-	c.function = fn;
+	c.site = site;
 	c.internal = internal;
-	c.capture = fake_capture;
 	return c;
+}
+
+/* The site of C, to set a family, accepted families or a flag. */
+static struct engine_site *
+edit(const struct engine_call *c)
+{
+	return &sites[c->site - sites];
 }
 
 static void
@@ -232,18 +247,18 @@ START_TEST(family_mismatch)
 	struct engine_call a = call("add_ref", false);
 	uint32_t created;
 
-	c.family = 2;
+	edit(&c)->family = 2;
 	engine_create(0x600, &c);
 	created = c.stack;
 	ck_assert_uint_ne(created, 0);
 	/* an acquire, then the final release: the mismatch names the
 	 * creation stack, looked up (live, then from the quarantine) */
-	a.accept = 1ull << 1;
+	edit(&a)->accept = 1ull << 1;
 	engine_acquire(0x600, &a);
 	ck_assert_uint_eq(nseen, 1);
 	ck_assert_uint_eq(seen[0].created_stack, created);
 	release(0x600, false, true);
-	r.accept = 1ull << 1;
+	edit(&r)->accept = 1ull << 1;
 	ck_assert(engine_release_begin(0x600, &r, &rel));
 	engine_release_end(&rel, true);
 	ck_assert_uint_eq(nseen, 2);
@@ -306,7 +321,7 @@ START_TEST(borrowed_library_releases_first)
 	struct engine_call up = call("X509_up_ref", false);
 	struct engine_counters k;
 
-	up.borrowed = true;
+	edit(&up)->borrowed = true;
 	engine_create(0xa00, &up);
 	ck_assert(release(0xa00, true, true));  /* the library's, inside */
 	ck_assert(release(0xa00, true, true));  /* and another */
@@ -335,7 +350,7 @@ START_TEST(borrowed_program_reference_counts)
 	struct engine_call in = call("X509_up_ref", true);
 	struct ht_info info;
 
-	up.borrowed = true;
+	edit(&up)->borrowed = true;
 	engine_create(0xa10, &up);
 	engine_create(0xa10, &in); /* the library's up_ref, inside */
 	ck_assert(release(0xa10, true, true));
@@ -354,7 +369,7 @@ START_TEST(borrowed_of_live_is_acquire)
 	struct ht_info info;
 
 	engine_create(0xb00, &c);
-	up.borrowed = true;
+	edit(&up)->borrowed = true;
 	engine_create(0xb00, &up);
 	ck_assert_int_eq(handle_table_lookup(0xb00, &info), HT_OK);
 	ck_assert_uint_eq(info.refcount, 2);
