@@ -89,7 +89,6 @@
 #define HOOK_HASH 8192          /* real address -> hook, open addressing */
 #define NAME_STORE (256 * 1024) /* copies of hooked names (survive dlclose) */
 #define MAX_OBJS 2048           /* loaded objects tracked by a scan */
-#define SHADOW_MAX 256          /* pending hijacked calls per thread */
 #define MAX_WARN_RULES 4096
 
 /*
@@ -155,10 +154,19 @@ struct dso {
 	bool self; /* librefsan itself: never patched */
 };
 
-/* One hooked function: what stub I stands for. */
+/* One hooked function: what stub I stands for.  The first fields are
+ * read by tramp_entry_ret (tramp_layout.h). */
 struct hook {
 	uintptr_t real;   /* the function's entry */
 	uintptr_t lo, hi; /* its library: callers in here are internal */
+	/* Bumped each time the stub is reused, so a call pending across
+	 * the reuse is dropped rather than misread. */
+	_Atomic unsigned gen;
+	/* Patched into the GOT of the library itself or of another library
+	 * of the same spec file (libssl calling X509_free): every call
+	 * through it is internal, tail calls (`jmp f@plt`, whose return
+	 * address is the outside caller's) included. */
+	bool own;
 	const struct spec_rule *rule;
 	const char *name; /* copy of the exported name */
 	/* What the engine reads of the rule at every call. */
@@ -168,14 +176,6 @@ struct hook {
 			     handed out again (hook_get) */
 	/* When it was retired (CLOCK_MONOTONIC). */
 	uint64_t retired_ns;
-	/* Bumped each time the stub is reused, so a call pending across
-	 * the reuse is dropped rather than misread. */
-	_Atomic unsigned gen;
-	/* Patched into the GOT of the library itself or of another library
-	 * of the same spec file (libssl calling X509_free): every call
-	 * through it is internal, tail calls (`jmp f@plt`, whose return
-	 * address is the outside caller's) included. */
-	bool own;
 };
 
 /* A hijacked call waiting for its return. */
@@ -191,6 +191,26 @@ struct shadow_ent {
 	bool fixed;    /* unwind_fixup put orig back for a walk */
 };
 
+_Static_assert(sizeof(struct hook) == HOOK_SIZE, "tramp_layout.h");
+_Static_assert(offsetof(struct hook, real) == HOOK_REAL, "tramp_layout.h");
+_Static_assert(offsetof(struct hook, lo) == HOOK_LO, "tramp_layout.h");
+_Static_assert(offsetof(struct hook, hi) == HOOK_HI, "tramp_layout.h");
+_Static_assert(offsetof(struct hook, gen) == HOOK_GEN, "tramp_layout.h");
+_Static_assert(offsetof(struct hook, own) == HOOK_OWN, "tramp_layout.h");
+_Static_assert(sizeof(struct shadow_ent) == SHADOW_ENT_SIZE, "tramp_layout.h");
+_Static_assert(offsetof(struct shadow_ent, slot) == SE_SLOT, "tramp_layout.h");
+_Static_assert(offsetof(struct shadow_ent, orig) == SE_ORIG, "tramp_layout.h");
+_Static_assert(offsetof(struct shadow_ent, arg) == SE_ARG, "tramp_layout.h");
+_Static_assert(offsetof(struct shadow_ent, idx) == SE_IDX, "tramp_layout.h");
+_Static_assert(offsetof(struct shadow_ent, gen) == SE_GEN, "tramp_layout.h");
+_Static_assert(offsetof(struct shadow_ent, internal) == SE_INTERNAL,
+               "tramp_layout.h");
+_Static_assert(offsetof(struct shadow_ent, released) == SE_RELEASED,
+               "tramp_layout.h");
+_Static_assert(offsetof(struct shadow_ent, fixed) == SE_FIXED,
+               "tramp_layout.h");
+_Static_assert(INIT_READY == TRAMP_INIT_READY, "tramp_layout.h");
+
 void *interpose_real_dlsym;
 void *interpose_real_dlvsym;
 
@@ -198,7 +218,9 @@ static const struct spec *ispec;
 static unsigned char first_char[256]; /* names' first chars, fast reject */
 static bool any_wild_first;           /* a glob starting with a wildcard */
 
-static struct hook hooks[MAX_HOOKS] INIT_LARGE_BSS;
+/* Not static: tramp_entry_ret reads them (hidden, like every symbol
+ * here), and this thread's shadow stack below. */
+struct hook hooks[MAX_HOOKS] INIT_LARGE_BSS;
 static _Atomic unsigned nhooks;
 static unsigned hook_hash[HOOK_HASH] INIT_LARGE_BSS; /* idx + 1, 0 empty */
 static char name_store[NAME_STORE] INIT_LARGE_BSS;
@@ -224,10 +246,9 @@ static _Atomic uint64_t st_recycled, st_recycled_stale;
  * loader would zero its 20 KiB at the start of every process, and glibc
  * in every new thread, whether or not it ever calls the target.
  */
-static __thread struct shadow_ent *shadow
+__thread struct shadow_ent *shadow
         __attribute__((tls_model("initial-exec")));
-static __thread unsigned shadow_depth
-        __attribute__((tls_model("initial-exec")));
+__thread unsigned shadow_depth __attribute__((tls_model("initial-exec")));
 /* &errno, which every hook saves and restores: glibc's errno is a call
  * through the PLT (__errno_location), its address fixed per thread. */
 static __thread int *errno_at __attribute__((tls_model("initial-exec")));
@@ -770,6 +791,12 @@ hook_fill(unsigned i, uintptr_t real, const struct dso *d,
 	hooks[i].site.capture_arg = &hooks[i];
 	hooks[i].own = own;
 	hooks[i].retired = false;
+	/* Last: the stub's way in, which reads the fields above. */
+	__atomic_store_n(&tramp_targets[i],
+	                 hooks[i].leave && r->pos == POS_RET
+	                         ? (const void *)tramp_entry_ret
+	                         : (const void *)tramp_entry,
+	                 __ATOMIC_RELEASE);
 }
 
 /* The stub index for real function REAL of library D under rule R, made on

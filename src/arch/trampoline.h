@@ -24,6 +24,11 @@ extern const unsigned tramp_pool_count;
 extern const unsigned tramp_pool_stride;
 /* Where a hijacked return address points. */
 extern const char tramp_exit[];
+extern const char tramp_entry[];
+extern const char tramp_entry_ret[];
+/* Where stub I jumps: tramp_entry, or tramp_entry_ret for a hook whose
+ * rule reads only the return value. */
+extern const void *tramp_targets[];
 /* Every byte of trampoline code lies in [tramp_text_start, tramp_text_end):
  * stack captures drop the frames up to the last one in it. */
 extern const char tramp_text_start[];

@@ -8,6 +8,7 @@
 
 #include <elf.h>
 #include <stdint.h>
+#include "tramp_layout.h"
 
 /* The relocations that bind a call or a function pointer to a symbol. */
 #define TRAMP_R_JUMP_SLOT R_X86_64_JUMP_SLOT

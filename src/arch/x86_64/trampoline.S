@@ -21,8 +21,18 @@
  * above the stub's frame, so the stub is an ordinary frame (CFI below) for
  * an unwinder running inside the hook, and returns through it.
  *
+ * A hook whose rule reads only the return value (a create returning its
+ * handle) needs nothing before the call but the hijack.  Its stub enters
+ * by tramp_entry_ret, which does that itself when nothing is unusual (refsan ready, not
+ * inside refsan, this thread's shadow stack mapped and not full, no stale
+ * or tail-call entry on top of it): it pushes the shadow entry exactly as
+ * interpose_enter() would, with five scratch registers pushed and popped
+ * and no call, and every other case falls through to interpose_enter().
+ *
  * Every call into C is made with rsp 16-byte aligned.
  */
+
+#include "tramp_layout.h"
 
 	.text
 
@@ -35,6 +45,9 @@ tramp_text_start:
 	.hidden	interpose_dlsym
 	.hidden	interpose_real_dlsym
 	.hidden	interpose_real_dlvsym
+	.hidden	hooks
+	.hidden	refsan_state
+	.hidden	refsan_active
 
 /* Saved register block: matches struct tramp_regs in tramp_arch.h. */
 #define R_RDI	0
@@ -50,11 +63,105 @@ tramp_text_start:
 #define R_SIZE	208
 
 	.p2align 4
+	.globl	tramp_entry_ret
+	.hidden	tramp_entry_ret
 	.globl	tramp_entry
 	.hidden	tramp_entry
 	.type	tramp_entry, @function
-tramp_entry:
+tramp_entry_ret:
 	.cfi_startproc
+	/* rsp = return address slot; r11 = stub index */
+	pushq	%rax
+	.cfi_adjust_cfa_offset 8
+	pushq	%rcx
+	.cfi_adjust_cfa_offset 8
+	pushq	%rdx
+	.cfi_adjust_cfa_offset 8
+	pushq	%rsi
+	.cfi_adjust_cfa_offset 8
+	pushq	%rdi
+	.cfi_adjust_cfa_offset 8
+#define F_RA_SLOT 40			/* from rsp, after the five pushes */
+	imulq	$HOOK_SIZE, %r11, %rax
+	leaq	hooks(%rip), %rcx
+	addq	%rcx, %rax		/* rax = &hooks[idx] */
+	cmpl	$TRAMP_INIT_READY, refsan_state(%rip)
+	jne	.Lslow
+	cmpb	$0, refsan_active(%rip)
+	je	.Lslow
+	movq	refsan_in_shim@gottpoff(%rip), %rcx
+	cmpl	$0, %fs:(%rcx)
+	jne	.Lslow			/* inside refsan: interpose_enter forwards */
+	movq	F_RA_SLOT(%rsp), %rsi	/* rsi = the return address */
+	leaq	tramp_exit(%rip), %rcx
+	cmpq	%rcx, %rsi
+	je	.Lslow			/* tail-called by a hijacked function */
+	movq	shadow@gottpoff(%rip), %rcx
+	movq	%fs:(%rcx), %rcx	/* rcx = this thread's shadow stack */
+	testq	%rcx, %rcx
+	jz	.Lslow			/* not mapped yet */
+	movq	shadow_depth@gottpoff(%rip), %rdx
+	movl	%fs:(%rdx), %edx	/* rdx = its depth */
+	cmpl	$SHADOW_MAX, %edx
+	jae	.Lslow			/* full */
+	imulq	$SHADOW_ENT_SIZE, %rdx, %rdi
+	addq	%rcx, %rdi		/* rdi = &shadow[depth], the new entry */
+	leaq	F_RA_SLOT(%rsp), %rcx	/* rcx = ra_slot */
+	testl	%edx, %edx
+	jz	1f
+	/* The entry on top must belong to a caller, deeper in the stack
+	 * (a higher slot); anything else (left by a longjmp, or a hijacked
+	 * function that tail-called us) is interpose_enter's to sort out. */
+	cmpq	%rcx, SE_SLOT-SHADOW_ENT_SIZE(%rdi)
+	jbe	.Lslow
+1:	movq	%rcx, SE_SLOT(%rdi)
+	movq	%rsi, SE_ORIG(%rdi)
+	movq	$0, SE_ARG(%rdi)
+	movl	%r11d, SE_IDX(%rdi)
+	movl	HOOK_GEN(%rax), %r11d
+	movl	%r11d, SE_GEN(%rdi)
+	movb	$0, SE_RELEASED(%rdi)
+	movb	$0, SE_FIXED(%rdi)
+	/* internal: through the library's own GOT, or called from it */
+	movzbl	HOOK_OWN(%rax), %r11d
+	cmpq	HOOK_LO(%rax), %rsi
+	jb	2f
+	cmpq	HOOK_HI(%rax), %rsi
+	jae	2f
+	movl	$1, %r11d
+2:	movb	%r11b, SE_INTERNAL(%rdi)
+	/* Publish the entry, then hijack (a signal handler in between sees
+	 * a consistent stack, as with interpose_enter). */
+	addl	$1, %edx
+	movq	shadow_depth@gottpoff(%rip), %r11
+	movl	%edx, %fs:(%r11)
+	leaq	tramp_exit(%rip), %r11
+	movq	%r11, (%rcx)
+	movq	HOOK_REAL(%rax), %r11
+	popq	%rdi
+	.cfi_adjust_cfa_offset -8
+	popq	%rsi
+	.cfi_adjust_cfa_offset -8
+	popq	%rdx
+	.cfi_adjust_cfa_offset -8
+	popq	%rcx
+	.cfi_adjust_cfa_offset -8
+	popq	%rax
+	.cfi_adjust_cfa_offset -8
+	jmp	tramp_call
+.Lslow:
+	.cfi_adjust_cfa_offset 40
+	popq	%rdi
+	.cfi_adjust_cfa_offset -8
+	popq	%rsi
+	.cfi_adjust_cfa_offset -8
+	popq	%rdx
+	.cfi_adjust_cfa_offset -8
+	popq	%rcx
+	.cfi_adjust_cfa_offset -8
+	popq	%rax
+	.cfi_adjust_cfa_offset -8
+tramp_entry:
 	/* rsp = return address slot; r11 = stub index */
 	pushq	%rbp
 	.cfi_def_cfa_offset 16
@@ -246,9 +353,11 @@ dlvsym:
 	.size	dlvsym, .-dlvsym
 
 /*
- * The stub pool: stub I is `endbr64; mov $I, %r11d; jmp tramp_entry`,
- * padded to 16 bytes.  At their first instruction the return address is
- * at rsp, which is what the default CFI says.
+ * The stub pool: stub I is `endbr64; mov $I, %r11d; jmp *tramp_targets[I]`,
+ * 16 bytes.  At their first instruction the return address is at rsp,
+ * which is what the default CFI says.  tramp_targets[I] is tramp_entry or
+ * tramp_entry_ret, set when the stub is given a hook (interpose.c), before
+ * any pointer to the stub is handed out.
  */
 #define POOL_COUNT	4096
 #define POOL_STRIDE	16
@@ -263,7 +372,7 @@ tramp_pool:
 	.rept	POOL_COUNT
 	endbr64
 	movl	$stub_index, %r11d
-	jmp	tramp_entry
+	jmp	*tramp_targets+8*stub_index(%rip)
 	.p2align 4, 0xcc
 	.set	stub_index, stub_index + 1
 	.endr
@@ -284,5 +393,14 @@ tramp_pool_count:
 	.hidden	tramp_pool_stride
 tramp_pool_stride:
 	.long	POOL_STRIDE
+
+	.bss
+	.p2align 6
+	.globl	tramp_targets
+	.hidden	tramp_targets
+	.type	tramp_targets, @object
+tramp_targets:
+	.zero	8 * POOL_COUNT
+	.size	tramp_targets, .-tramp_targets
 
 	.section .note.GNU-stack, "", @progbits

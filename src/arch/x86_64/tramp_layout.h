@@ -1,0 +1,33 @@
+/*
+ * tramp_layout.h (x86-64): where tramp_entry_ret finds what it
+ * reads and writes in C structures: a hook (struct hook, interpose.c) and
+ * a shadow stack entry (struct shadow_ent).  Included by trampoline.S and
+ * by interpose.c, which checks every offset against the structures at
+ * compile time, so the two cannot drift apart.
+ */
+#ifndef REFSAN_TRAMP_LAYOUT_H
+#define REFSAN_TRAMP_LAYOUT_H
+
+/* struct hook */
+#define HOOK_SIZE 112       /* sizeof */
+#define HOOK_REAL 0         /* uintptr_t: the function's entry */
+#define HOOK_LO 8           /* uintptr_t: its library's text */
+#define HOOK_HI 16
+#define HOOK_GEN 24         /* _Atomic unsigned */
+#define HOOK_OWN 28         /* bool */
+
+/* struct shadow_ent */
+#define SHADOW_ENT_SIZE 80
+#define SE_SLOT 0           /* uintptr_t * */
+#define SE_ORIG 8           /* uintptr_t */
+#define SE_ARG 16           /* uintptr_t */
+#define SE_IDX 64           /* unsigned */
+#define SE_GEN 68           /* unsigned */
+#define SE_INTERNAL 72      /* bool */
+#define SE_RELEASED 73      /* bool */
+#define SE_FIXED 74         /* bool */
+
+#define SHADOW_MAX 256      /* pending hijacked calls per thread */
+#define TRAMP_INIT_READY 2  /* enum init_state's INIT_READY */
+
+#endif
