@@ -1045,6 +1045,74 @@ cond_holds(const struct spec_rule *r, uintptr_t rv)
 
 /* ---- the hooks ---------------------------------------------------------- */
 
+/*
+ * The part of enter() for a rule that needs the return value: check a
+ * release before the call (when that is the rule), then hijack the return.
+ * Out of line, so that the common call that needs nothing after it
+ * (acquire, release, use of argN) keeps a small frame.  Returns the
+ * target, or 0 to skip the call.
+ */
+static __attribute__((noinline)) uintptr_t
+enter_hijack(const struct hook *h, unsigned idx, uintptr_t *ra_slot,
+             uintptr_t arg, bool internal)
+{
+	const struct spec_rule *r = h->rule;
+	uintptr_t target = h->real, ra = *ra_slot;
+	struct hook_call hc;
+	struct engine_release rel;
+	struct shadow_ent *e;
+	bool released = false;
+	unsigned d;
+
+	if (r->pos != POS_RET && !arg)
+		return target; /* a NULL handle or out-pointer: nothing to track */
+	if (r->pos == POS_ARG && r->role == ROLE_RELEASE) {
+		/* liveness before the call, the condition after it */
+		call_init(&hc, h, internal, ra_slot);
+		if (!engine_release_begin(arg, &hc.c, &rel))
+			return 0;
+		released = true;
+	}
+
+	/* Drop entries a longjmp left behind: they lie at or below us.  An
+	 * entry at our very slot is live when the slot still holds the exit
+	 * stub: a hijacked function tail-called us (OpenSSL, zlib do), and
+	 * both leave hooks run, ours first, as the stub returns twice. */
+	d = shadow_depth;
+	while (d && (shadow[d - 1].slot < ra_slot ||
+		     (shadow[d - 1].slot == ra_slot &&
+		      ra != (uintptr_t)tramp_exit)))
+		d--;
+	if (d != shadow_depth) {
+		atomic_fetch_add_explicit(&st_shadow_stale, shadow_depth - d,
+		                          memory_order_relaxed);
+		shadow_depth = d;
+	}
+	if (d == SHADOW_MAX || (!shadow && !shadow_alloc())) {
+		atomic_fetch_add_explicit(&st_shadow_full, 1,
+		                          memory_order_relaxed);
+		if (released)
+			engine_release_end(&rel, true);
+		return target;
+	}
+	e = &shadow[d];
+	e->slot = ra_slot;
+	e->orig = ra;
+	e->arg = arg;
+	e->idx = idx;
+	e->gen = atomic_load_explicit(&hooks[idx].gen, memory_order_acquire);
+	e->internal = internal;
+	e->released = released;
+	e->fixed = false;
+	if (released)
+		e->rel = rel;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	shadow_depth = d + 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	*ra_slot = (uintptr_t)tramp_exit;
+	return target;
+}
+
 static inline uintptr_t
 enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
       const uintptr_t *stack_args)
@@ -1053,10 +1121,7 @@ enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
 	const struct spec_rule *r = h->rule;
 	uintptr_t target = h->real, ra = *ra_slot, arg = 0;
 	struct hook_call hc;
-	struct engine_release rel;
-	struct shadow_ent *e;
-	bool internal, released = false;
-	unsigned d;
+	bool internal;
 	int saved_errno, *err;
 
 	if (!guard_enter())
@@ -1111,54 +1176,7 @@ enter(struct tramp_regs *regs, unsigned idx, uintptr_t *ra_slot,
 		goto out;
 	}
 
-	if (r->pos != POS_RET && !arg)
-		goto out; /* a NULL handle or out-pointer: nothing to track */
-	if (r->pos == POS_ARG && r->role == ROLE_RELEASE) {
-		/* liveness before the call, the condition after it */
-		call_init(&hc, h, internal, ra_slot);
-		if (!engine_release_begin(arg, &hc.c, &rel)) {
-			target = 0;
-			goto out;
-		}
-		released = true;
-	}
-
-	/* Drop entries a longjmp left behind: they lie at or below us.  An
-	 * entry at our very slot is live when the slot still holds the exit
-	 * stub: a hijacked function tail-called us (OpenSSL, zlib do), and
-	 * both leave hooks run, ours first, as the stub returns twice. */
-	d = shadow_depth;
-	while (d && (shadow[d - 1].slot < ra_slot ||
-		     (shadow[d - 1].slot == ra_slot &&
-		      ra != (uintptr_t)tramp_exit)))
-		d--;
-	if (d != shadow_depth) {
-		atomic_fetch_add_explicit(&st_shadow_stale, shadow_depth - d,
-		                          memory_order_relaxed);
-		shadow_depth = d;
-	}
-	if (d == SHADOW_MAX || (!shadow && !shadow_alloc())) {
-		atomic_fetch_add_explicit(&st_shadow_full, 1,
-		                          memory_order_relaxed);
-		if (released)
-			engine_release_end(&rel, true);
-		goto out;
-	}
-	e = &shadow[d];
-	e->slot = ra_slot;
-	e->orig = ra;
-	e->arg = arg;
-	e->idx = idx;
-	e->gen = atomic_load_explicit(&hooks[idx].gen, memory_order_acquire);
-	e->internal = internal;
-	e->released = released;
-	e->fixed = false;
-	if (released)
-		e->rel = rel;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	shadow_depth = d + 1;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	*ra_slot = (uintptr_t)tramp_exit;
+	target = enter_hijack(h, idx, ra_slot, arg, internal);
 out:
 	*err = saved_errno;
 	guard_exit();
