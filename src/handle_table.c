@@ -28,30 +28,34 @@
  * Record and ring pages, written in order, are faulted in as they are
  * first written.
  * Worst case: an index of 2^24 slots per shard, so about 12.5 million
- * live handles per shard (8 * 10^8 in all);
+ * live and quarantined handles per shard (8 * 10^8 in all);
  * past that a create is dropped and counted.  Acquire and release history
  * lives beside the table in fixed-size records that only handles with
  * acquires or partial releases ever get (the record's creation stack moves
  * into it), so a plain create/release handle costs one record.
  *
- * The quarantine is a ring of 24-byte records per shard (oldest evicted
- * when full; all shards' rings in one mapping, in rows), mapped on first
- * use and written in order, with its own index of 4-byte slots (as above,
- * in levels of their own), grown with use up to twice the ring.
- * A record whose address comes back to life leaves the index, and leaves
- * the ring too when it is the newest: a program that frees and mallocs the
- * same address over and over keeps one ring record, not a ring's worth.
- * Nothing is mapped until a shard is first used.
- *
- * A final release parks its record instead (one per shard): it stays in
- * the live index, marked PENDING with a count of 0, which every lookup
- * already reads as dead, and the release stack waits in the shard.  A
- * create of the same address, the common case of an allocator that hands
- * the block just freed straight back, then revives it in place: no
- * quarantine insert, no quarantine lookup and delete, no live delete and
- * insert (four index operations per create/release pair, down to the two
- * lookups).  Any other final release in the shard first retires the
- * parked record into the quarantine as before.
+ * The quarantine is the released handles' own records: a final release
+ * leaves its record in the live index, marked DEAD (which every lookup
+ * already reads as not live: DEAD records are PENDING too), with its
+ * creation stack in the record and its place in the quarantine ring in
+ * the count's bits.  The ring, one per shard (all shards' rings in one
+ * mapping, in rows, mapped on first use), is a FIFO of 8-byte entries:
+ * the record's number and the release stack.  So a final release reads
+ * the index slot and the record it already needed and writes one ring
+ * entry, in order: no second index to probe.  When the ring is full its
+ * oldest entry is evicted: the record leaves the live index and is freed.
+ * The eviction's record and slot are read at random, so each release
+ * prefetches those of the entries a few places behind the head, whose
+ * turn comes a few releases (of this shard) later.
+ * A create of a DEAD address (the common case of an allocator that hands
+ * the block just freed straight back) revives the record in place: no
+ * index operation at all, and the ring entry goes too when it is the
+ * newest, so a program that frees and mallocs the same address over and
+ * over keeps one ring entry, not a ring's worth.  An older entry is left
+ * in place, stale: an entry is the record's only while the record is DEAD
+ * at that place of the ring, which the eviction checks before it frees
+ * anything.  Without a quarantine (quarantine=0) a final release deletes
+ * the record at once.  Nothing is mapped until a shard is first used.
  */
 #include <errno.h>
 #include <sched.h>
@@ -69,18 +73,19 @@
 
 #define NSHARDS 64
 #define INITIAL_SLOTS 1024      /* one page of index */
-#define QINITIAL_SLOTS 1024
 #define HISTORY_CHUNK (64 * 1024)
 /* An index this big in one shard (64 of them: 64 x 16 KiB of index, a
  * few MiB with the records) no longer stays in the caches between two
  * operations on it: from then on handle_table_prefetch pays off. */
 #define PREFETCH_MIN_SLOTS 4096
 #define HIST_MAX_CHUNKS 4096
+/* Slots of a probe chain that handle_table_prefetch looks through. */
+#define PREFETCH_PROBES 4
 
 /*
  * Index slots: distance from home:8 | tag:24-R | 1-based record number:R;
- * 0 is empty.  R is the log2 of the live index's size (records are fewer
- * than slots), or fits the ring; the tag is more bits of the hash, so a
+ * 0 is empty.  R is the log2 of the index's size (records are fewer
+ * than slots); the tag is more bits of the hash, so a
  * slot of the right home and the wrong key is read past without reading
  * its record (at 10^6 handles, R is 15: one slot in 512 is read for
  * nothing).
@@ -95,7 +100,7 @@
 /*
  * Records and ring records of all shards live together, in rows: row R
  * holds the chunk R of shard 0, then of shard 1, and so on (a chunk:
- * REC_CHUNK records, or 2^RING_CHUNK_LOG ring records).  Shards fill at
+ * REC_CHUNK records, or 2^RING_CHUNK_LOG ring entries: a page).  Shards fill at
  * the same pace (the hash spreads handles evenly), so the rows in use are
  * dense and worth transparent huge pages: at 10^6 live handles a record
  * read at random no longer misses the TLB, and 2 MiB of ring costs one
@@ -107,17 +112,19 @@
  */
 #define REC_CHUNK_LOG 8
 #define REC_CHUNK (1u << REC_CHUNK_LOG)
-#define RING_CHUNK_LOG 7
+#define RING_CHUNK_LOG 9
 #define ROWS_SMALL ((size_t)4 << 20)
 #define NRSEGS 17 /* rows 2^17 - 1 > MAX_REFS / REC_CHUNK */
-#define MAX_RING (1u << 23)
+#define MAX_RING (1u << 23) /* a DEAD record's place fits POS_MASK */
 
 struct handle_entry {
 	uintptr_t handle;       /* 0: a free record */
 	uint32_t seq;           /* a free record: the next free one */
 	uint32_t stack;         /* creation stack, or with HAS_HIST the
 				 * 1-based history record (which holds it) */
-	uint32_t info;          /* refcount:22 | borrowed:1 | pending:1 | family:7 | has_hist:1 */
+	/* refcount:22 | borrowed:1 | pending:1 | family:6 | dead:1 |
+	 * has_hist:1; DEAD: ring place:23 | pending:1 | family:6 | dead:1 | 0 */
+	uint32_t info;
 } __attribute__((packed, aligned(4)));
 _Static_assert(sizeof(struct handle_entry) == 20, "20-byte handle records");
 
@@ -125,18 +132,21 @@ _Static_assert(sizeof(struct handle_entry) == 20, "20-byte handle records");
 #define BORROWED 0x00400000u
 #define PENDING 0x00800000u
 #define FAMILY_SHIFT 24
-#define FAMILY_MASK 0x7fu
+#define FAMILY_MASK 0x3fu /* FAMILIES_MAX is 63 */
+#define DEAD 0x40000000u
 #define HAS_HIST 0x80000000u
+/* A DEAD record's place in its shard's ring. */
+#define POS_MASK (RC_MASK | BORROWED)
+_Static_assert(MAX_RING - 1 <= POS_MASK, "ring places fit a DEAD record");
 #define ENTRY_FAMILY(e) (((e)->info >> FAMILY_SHIFT) & FAMILY_MASK)
 
+/* A quarantine ring entry: the record's only while that record is DEAD at
+ * this place (see the top of the file). */
 struct quarantine_entry {
-	uintptr_t handle;       /* 0: gone (the address was reused) */
-	uint32_t seq;
-	uint32_t created_stack;
+	uint32_t ref;           /* 1-based record number */
 	uint32_t release_stack;
-	uint32_t family;
 };
-_Static_assert(sizeof(struct quarantine_entry) == 24, "24-byte ring records");
+_Static_assert(sizeof(struct quarantine_entry) == 8, "8-byte ring entries");
 
 /* History: creation stack, last acquire, last release, a ring of events. */
 struct history_rec {
@@ -154,18 +164,12 @@ struct shard {
 	uint32_t rec_free;      /* free list head, 1-based; 0 = empty */
 	uint32_t id;            /* its place in table.shards */
 	uint32_t *idx;          /* live index, NULL until first used */
-	unsigned rbits, qrbits; /* R of the live and quarantine indexes */
+	unsigned rbits;         /* R of the index */
 	size_t mask;            /* index slots - 1 */
-	size_t count;           /* records in the index (parked included) */
-	/* The parked record (see entry_park), 1-based; 0: none.  Its index
-	 * slot was PARK_POS (checked before use: deletions shift slots). */
-	uint32_t park_ref, park_stack;
-	size_t park_pos;
+	size_t count;           /* records in the index (DEAD included) */
+	size_t ndead;           /* DEAD records */
 	/* quarantine: ring_len 0 until first used */
 	size_t ring_len, ring_head, ring_count; /* ring_len: a power of two */
-	uint32_t *qidx;
-	size_t qmask;           /* quarantine index slots - 1; grows */
-	size_t qcount;
 	/* history records: chunks of records, 1-based global index */
 	char **hist_chunks;     /* HIST_MAX_CHUNKS, mapped on first use */
 	size_t hist_nchunks;
@@ -177,17 +181,16 @@ struct shard {
 } __attribute__((aligned(64)));
 
 /*
- * Where the indexes live: one mapping per kind (live, quarantine), cut
- * into levels.  Level K holds every shard's index of INITIAL_SLOTS << K
- * slots, shard by shard, at 2^K x 256 KiB from the start, so the levels
- * tile the mapping and from K = 3 on (2 MiB) each level is whole huge
- * pages.  Shards grow in step (the hash spreads handles evenly), so a
- * level in use is dense and worth huge pages.  A level is given back in
- * one madvise once the last shard has left it: one TLB flush per level
- * and kind, not one per shard's growth (a flush reaches every CPU the
- * process ran on, tens of microseconds in a VM).  Nothing in a level is
- * unmapped before a reset, so handle_table_prefetch may read an index
- * that has just been replaced.
+ * Where the index lives: one mapping, cut into levels.  Level K holds
+ * every shard's index of INITIAL_SLOTS << K slots, shard by shard, at
+ * 2^K x 256 KiB from the start, so the levels tile the mapping and from
+ * K = 3 on (2 MiB) each level is whole huge pages.  Shards grow in step
+ * (the hash spreads handles evenly), so a level in use is dense and worth
+ * huge pages.  A level is given back in one madvise once the last shard
+ * has left it: one TLB flush per level, not one per shard's growth (a
+ * flush reaches every CPU the process ran on, tens of microseconds in a
+ * VM).  Nothing in a level is unmapped before a reset, so
+ * handle_table_prefetch may read an index that has just been replaced.
  */
 #define NLEVELS 15 /* INITIAL_SLOTS << 14 == MAX_SLOTS */
 #define LEVEL_BYTES(k) (((size_t)NSHARDS * INITIAL_SLOTS * 4) << (k))
@@ -209,7 +212,7 @@ static struct {
 	 * mapped on first use, published with a compare-and-swap. */
 	struct handle_entry *recs[NRSEGS];
 	struct quarantine_entry *ring;
-	struct levels live_lv, q_lv;
+	struct levels live_lv;
 	unsigned char lv_lock; /* the levels' counts: growth only */
 	/* Reciprocals of hist_per_chunk and history_len (fastdiv): the
 	 * hot path divides by them at every history event, and a 64-bit
@@ -399,7 +402,6 @@ handle_table_reset(void)
 	}
 	for (c = 0; c < NLEVELS; c++) {
 		arena_unmap(table.live_lv.base[c], LEVEL_BYTES(c));
-		arena_unmap(table.q_lv.base[c], LEVEL_BYTES(c));
 	}
 	for (c = 0; c < NRSEGS; c++)
 		arena_unmap(table.recs[c], recs_bytes((unsigned)c));
@@ -482,17 +484,11 @@ rec_release(struct shard *s, uint32_t ref)
 
 	e->handle = 0;
 	e->seq = s->rec_free;
+	e->info = 0;
 	s->rec_free = ref;
 }
 
-/* ---- the two indexes ---- */
-
-/* The key of record REF of the live table (Q false) or the ring (Q true). */
-static inline __attribute__((always_inline)) uintptr_t
-key_of(struct shard *s, bool q, uint32_t ref)
-{
-	return q ? ring_at(s, ref - 1)->handle : rec_at(s, ref)->handle;
-}
+/* ---- the index ---- */
 
 /* Slots are read unlocked by handle_table_prefetch: stored whole (a
  * plain mov, but race-free for the sanitizers). */
@@ -512,29 +508,6 @@ tag_of(uint64_t hash, unsigned rbits)
 	 * below bit 24, so no branch is needed; & 31 only keeps a torn read
 	 * in handle_table_prefetch a defined shift. */
 	return ((uint32_t)(hash >> 32) << (rbits & 31)) & LOW24;
-}
-
-/* Slot of H in the live index (Q false) or the quarantine's, or NONE. */
-static inline __attribute__((always_inline)) size_t
-idx_find(struct shard *s, bool q, uintptr_t h, uint64_t hash)
-{
-	uint32_t *base = q ? s->qidx : s->idx;
-	size_t mask = q ? s->qmask : s->mask, i, dist = 0;
-	unsigned rbits = q ? s->qrbits : s->rbits;
-	uint32_t refmask = (1u << rbits) - 1, tag = tag_of(hash, rbits);
-
-	if (!base)
-		return NONE;
-	for (i = hash & mask;; i = (i + 1) & mask, dist++) {
-		uint32_t v = base[i], d;
-		if (!v)
-			return NONE;
-		d = v >> REF_BITS;
-		if ((d == dist || (d == DIST_SAT && dist >= DIST_SAT)) &&
-		    (v & LOW24 & ~refmask) == tag &&
-		    key_of(s, q, v & refmask) == h)
-			return i;
-	}
 }
 
 /* The slot that names record REF (whose key hashes to HASH), or NONE. */
@@ -569,11 +542,11 @@ idx_insert(uint32_t *base, size_t mask, unsigned rbits, uint64_t hash,
  * distance; only a saturated one reads its record.
  */
 static void
-idx_delete(struct shard *s, bool q, size_t i)
+idx_delete(struct shard *s, size_t i)
 {
-	uint32_t *base = q ? s->qidx : s->idx;
-	size_t mask = q ? s->qmask : s->mask, j = i;
-	uint32_t refmask = (1u << (q ? s->qrbits : s->rbits)) - 1;
+	uint32_t *base = s->idx;
+	size_t mask = s->mask, j = i;
+	uint32_t refmask = (1u << s->rbits) - 1;
 
 	for (;;) {
 		uint32_t v, d;
@@ -584,7 +557,7 @@ idx_delete(struct shard *s, bool q, size_t i)
 			break;
 		d = v >> REF_BITS;
 		home = d < DIST_SAT ? (j - d) & mask
-				    : mix(key_of(s, q, v & refmask)) & mask;
+				    : mix(rec_at(s, v & refmask)->handle) & mask;
 		/* Move j into i if its home is not in the cyclic (i, j]. */
 		if ((j > i && (home <= i || home > j)) ||
 		    (j < i && (home <= i && home > j))) {
@@ -732,8 +705,8 @@ handle_table_prefetch(uintptr_t h)
 {
 	uint64_t hash;
 	struct shard *s;
-	uint32_t *idx, *qidx, v, ref, refmask;
-	size_t mask, i;
+	uint32_t *idx, v, ref, refmask;
+	size_t mask, i, d;
 	unsigned rbits, k;
 	struct handle_entry *recs;
 
@@ -743,12 +716,6 @@ handle_table_prefetch(uintptr_t h)
 	mask = __atomic_load_n(&s->mask, __ATOMIC_ACQUIRE);
 	idx = __atomic_load_n(&s->idx, __ATOMIC_ACQUIRE);
 	rbits = __atomic_load_n(&s->rbits, __ATOMIC_RELAXED);
-	/* The quarantine's home slot, where a final release will insert
-	 * (an unmapped address is harmless to a prefetch). */
-	qidx = __atomic_load_n(&s->qidx, __ATOMIC_RELAXED);
-	if (qidx)
-		__builtin_prefetch(&qidx[hash & __atomic_load_n(
-						     &s->qmask, __ATOMIC_RELAXED)]);
 	if (!idx || !mask || rbits > REF_BITS)
 		return;
 	/*
@@ -760,15 +727,26 @@ handle_table_prefetch(uintptr_t h)
 	 * costs the miss it was to save.
 	 */
 	__builtin_prefetch(&idx[hash & mask]);
-	/* The record: needs the slot's value; the load waits while the
-	 * caller goes on (capturing the stack), then the record loads. */
-	v = __atomic_load_n(&idx[hash & mask], __ATOMIC_RELAXED);
+	/*
+	 * The record: needs the slot's value; the load waits while the
+	 * caller goes on (capturing the stack), then the record loads.  The
+	 * first slots of the probe chain, not the home slot only: at 3/8 to
+	 * 3/4 load a key is a slot or two past its home about as often as at
+	 * home, and its slot is in the same line nearly always.
+	 */
 	refmask = (1u << rbits) - 1;
+	for (d = 0;; d++) {
+		if (d == PREFETCH_PROBES)
+			return;
+		v = __atomic_load_n(&idx[(hash + d) & mask], __ATOMIC_RELAXED);
+		if (!v)
+			return;
+		if ((v >> REF_BITS) == d &&
+		    (v & LOW24 & ~refmask) == tag_of(hash, rbits))
+			break;
+	}
 	ref = v & refmask;
-	if ((v >> REF_BITS) != 0 || !ref ||
-	    (v & LOW24 & ~refmask) != tag_of(hash, rbits))
-		return;
-	if (ref > MAX_REFS)
+	if (!ref || ref > MAX_REFS)
 		return;
 	i = rec_index(s->id, ref, &k);
 	recs = __atomic_load_n(&table.recs[k], __ATOMIC_RELAXED);
@@ -781,7 +759,7 @@ slot_delete(struct shard *s, size_t pos)
 {
 	uint32_t ref = s->idx[pos] & ((1u << s->rbits) - 1);
 
-	idx_delete(s, false, pos);
+	idx_delete(s, pos);
 	rec_release(s, ref);
 	COUNTER_ADD(s->count, -1);
 }
@@ -878,154 +856,76 @@ hist_push(struct shard *s, struct handle_entry *e, uint32_t ev)
 
 /* ---- quarantine ---- */
 
-static inline struct quarantine_entry *
-q_find(struct shard *s, uintptr_t h, uint64_t hash)
-{
-	size_t p = idx_find(s, true, h, hash);
-
-	return p == NONE ? NULL
-			 : ring_at(s,
-				   (s->qidx[p] & ((1u << s->qrbits) - 1)) - 1);
-}
-
-/* Forget ring record REF (at index slot POS); the newest dead records
- * leave the ring. */
-static void
-q_forget(struct shard *s, size_t pos)
-{
-	uint32_t ref = s->qidx[pos] & ((1u << s->qrbits) - 1);
-	size_t m = s->ring_len - 1;
-
-	ring_at(s, ref - 1)->handle = 0;
-	idx_delete(s, true, pos);
-	s->qcount--;
-	while (s->ring_count &&
-	       !ring_at(s, (s->ring_head + s->ring_count - 1) & m)->handle)
-		s->ring_count--;
-}
-
-/* A reused address leaves the quarantine. */
-static inline void
-q_remove(struct shard *s, uintptr_t h, uint64_t hash)
-{
-	size_t p;
-
-	if (!s->qcount)
-		return;
-	p = idx_find(s, true, h, hash);
-	if (p != NONE)
-		q_forget(s, p);
-}
-
-/*
- * The quarantine index grows with use, up to twice the ring, like the
- * live one: a large index probed at random would be paged in whole.  On a
- * failed map it stays as it is (the ring evicts sooner instead).
- */
+/* Shard S's ring, mapped on first use; false: no quarantine. */
 static bool
-q_grow(struct shard *s)
+ring_ready(struct shard *s)
 {
-	size_t n = s->qidx ? (s->qmask + 1) * 2 : QINITIAL_SLOTS, k;
-	size_t m = s->ring_len - 1, old_n = s->qidx ? s->qmask + 1 : 0;
-	uint32_t *q;
-
-	if (n > s->ring_len * 2)
-		n = s->ring_len * 2;
-	if (s->qidx && n <= s->qmask + 1)
+	if (s->ring_len)
+		return true;
+	if (!table.quarantine_per_shard)
 		return false;
-	q = level_take(&table.q_lv, s, n, s->qidx != NULL);
-	if (!q)
+	if (!__atomic_load_n(&table.ring, __ATOMIC_ACQUIRE) &&
+	    !rows_map((void **)&table.ring, ring_bytes(), ROWS_SMALL)) {
+		s->dropped++;
 		return false;
-	for (k = 0; k < s->ring_count; k++) {
-		size_t p = (s->ring_head + k) & m;
-		uintptr_t h = ring_at(s, p)->handle;
-		if (h)
-			idx_insert(q, n - 1, s->qrbits, mix(h),
-				   (uint32_t)p + 1);
 	}
-	/* Atomic for handle_table_prefetch, which reads them unlocked. */
-	__atomic_store_n(&s->qidx, q, __ATOMIC_RELAXED);
-	__atomic_store_n(&s->qmask, n - 1, __ATOMIC_RELAXED);
-	if (old_n)
-		level_leave(&table.q_lv, old_n);
-	if (n >= PREFETCH_MIN_SLOTS)
-		__atomic_store_n(&handle_table_large, true, __ATOMIC_RELAXED);
+	s->ring_len = table.quarantine_per_shard;
 	return true;
 }
 
-/*
- * A full ring evicts its oldest record at every put: start the misses of
- * the next eviction of this shard now.  Its record's line was prefetched
- * two evictions ago (so reading its handle here rarely waits), and with
- * it, its index slot; the ring line two records on goes next.
- */
+/* Evictions prefetched ahead, in ring entries: the record of the entry
+ * this far behind the head, then its index slot half as far (once the
+ * record is in, its handle gives the slot).  A shard evicts once every 64
+ * releases or so, so this is hundreds of releases ahead. */
+#define EVICT_AHEAD 8
+
 static inline void
-q_prefetch_eviction(struct shard *s)
+q_prefetch_evictions(struct shard *s)
 {
 	size_t m = s->ring_len - 1;
-	uintptr_t h = ring_at(s, s->ring_head)->handle;
+	const struct quarantine_entry *q;
+	const struct handle_entry *e;
 
-	__builtin_prefetch(ring_at(s, (s->ring_head + 2) & m));
-	if (h && s->qidx)
-		__builtin_prefetch(&s->qidx[mix(h) & s->qmask]);
+	__builtin_prefetch(ring_at(s, (s->ring_head + 2 * EVICT_AHEAD) & m));
+	q = ring_at(s, (s->ring_head + EVICT_AHEAD) & m);
+	if (q->ref)
+		__builtin_prefetch(rec_at(s, q->ref));
+	q = ring_at(s, (s->ring_head + EVICT_AHEAD / 2) & m);
+	if (q->ref && (e = rec_at(s, q->ref))->handle)
+		__builtin_prefetch(&s->idx[mix(e->handle) & s->mask]);
 }
 
+/* The ring is full: its oldest entry goes, and with it the record it
+ * names, out of the index and freed, unless the entry is stale (the
+ * record came back to life, and may have died again since). */
 static void
-q_put(struct shard *s, const struct handle_entry *e, uint32_t created_stack,
-      uint32_t release_stack, uint64_t hash)
+q_evict(struct shard *s)
 {
-	struct quarantine_entry *q;
-	size_t m, p;
+	const struct quarantine_entry *q = ring_at(s, s->ring_head);
+	struct handle_entry *e = q->ref ? rec_at(s, q->ref) : NULL;
 
-	if (!s->ring_len) {
-		if (!table.quarantine_per_shard)
-			return;
-		if (!__atomic_load_n(&table.ring, __ATOMIC_ACQUIRE) &&
-		    !rows_map((void **)&table.ring, ring_bytes(), ROWS_SMALL)) {
-			s->dropped++;
-			return;
-		}
-		s->ring_len = table.quarantine_per_shard;
-		/* Ring numbers 1..ring_len */
-		s->qrbits = (unsigned)__builtin_ctzl(s->ring_len) + 1;
+	if (e && (e->info & DEAD) && (e->info & POS_MASK) == s->ring_head) {
+		size_t pos = idx_find_ref(s->idx, s->mask, s->rbits,
+					  mix(e->handle), q->ref);
+		if (pos != NONE)
+			slot_delete(s, pos);
+		COUNTER_ADD(s->ndead, -1);
 	}
-	m = s->ring_len - 1;
-	/* Already there (a pending release finished by a create): the old
-	 * record goes, the new one is the newest. */
-	if (s->qcount && (p = idx_find(s, true, e->handle, hash)) != NONE)
-		q_forget(s, p);
-	if (s->ring_count == s->ring_len) {
-		/* Evict the oldest (unless its address came back to life). */
-		struct quarantine_entry *old = ring_at(s, s->ring_head);
-		if (old->handle) {
-			p = idx_find_ref(s->qidx, s->qmask, s->qrbits,
-					 mix(old->handle),
-					 (uint32_t)s->ring_head + 1);
-			if (p != NONE) {
-				idx_delete(s, true, p);
-				s->qcount--;
-			}
-			old->handle = 0;
-		}
-		s->ring_head = (s->ring_head + 1) & m;
+	s->ring_head = (s->ring_head + 1) & (s->ring_len - 1);
+	s->ring_count--;
+}
+
+/* A DEAD record comes back to life: its ring entry goes when it is the
+ * newest, else it stays, stale. */
+static inline void
+q_revive(struct shard *s, const struct handle_entry *e)
+{
+	size_t p = e->info & POS_MASK;
+
+	if (s->ring_count &&
+	    p == ((s->ring_head + s->ring_count - 1) & (s->ring_len - 1)))
 		s->ring_count--;
-		q_prefetch_eviction(s);
-	}
-	if ((s->qcount + 1) * 4 > (s->qmask + 1) * 3 && !q_grow(s) &&
-	    (!s->qidx || s->qcount + 1 > s->qmask)) {
-		s->dropped++;
-		return;
-	}
-	p = (s->ring_head + s->ring_count) & m;
-	q = ring_at(s, p);
-	q->handle = e->handle;
-	q->seq = e->seq;
-	q->created_stack = created_stack;
-	q->release_stack = release_stack;
-	q->family = ENTRY_FAMILY(e);
-	s->ring_count++;
-	s->qcount++;
-	idx_insert(s->qidx, s->qmask, s->qrbits, hash, (uint32_t)p + 1);
+	COUNTER_ADD(s->ndead, -1);
 }
 
 /* ---- operations ---- */
@@ -1067,75 +967,63 @@ fill_ok(const struct handle_entry *e, struct ht_info *out)
 	out->creator_tid = 0;
 }
 
-static void
-fill_dead(const struct quarantine_entry *q, uintptr_t h, struct ht_info *out)
+/* A handle the table does not know (never seen, or forgotten). */
+static enum ht_status
+not_live(uintptr_t h, struct ht_info *out)
 {
-	if (!out)
-		return;
-	memset(out, 0, sizeof(*out));
-	out->handle = h;
-	if (q) {
-		out->family = q->family;
-		out->seq = q->seq;
-		out->created_stack = q->created_stack;
-		out->last_release_stack = q->release_stack;
+	if (out) {
+		memset(out, 0, sizeof(*out));
+		out->handle = h;
 	}
+	return HT_UNKNOWN;
 }
 
-/* The handle's life ends: into the quarantine, out of the table. */
-static void
-entry_retire(struct shard *s, struct handle_entry *e, size_t pos,
-	     uint32_t release_stack, uint64_t hash);
-
-static inline bool
-is_parked(const struct handle_entry *e)
+/*
+ * A final release (the count went to 0): the record stays in the index,
+ * DEAD, and goes at the ring's tail (see the top of the file), evicting
+ * the oldest when the ring is full.  Without a quarantine it goes at once.
+ * Inlined: it is half of every create/release pair's table work.
+ */
+static inline __attribute__((always_inline)) void
+entry_kill(struct shard *s, struct handle_entry *e, size_t pos,
+	   uint32_t release_stack)
 {
-	return (e->info & (PENDING | RC_MASK)) == PENDING;
-}
+	uint32_t ref = s->idx[pos] & ((1u << s->rbits) - 1);
+	struct quarantine_entry *q;
+	size_t m, p;
 
-/* The parked record goes where a final release used to send it. */
-static void
-unpark(struct shard *s)
-{
-	uint32_t ref = s->park_ref;
-	struct handle_entry *e = rec_at(s, ref);
-	uint64_t hash = mix(e->handle);
-	size_t pos = s->park_pos;
-
-	/* Read unlocked by handle_table_live. */
-	__atomic_store_n(&s->park_ref, 0, __ATOMIC_RELAXED);
-	if ((pos > s->mask || (s->idx[pos] & ((1u << s->rbits) - 1)) != ref) &&
-	    !slot_find(s, e->handle, hash, &pos))
-		return;
-	entry_retire(s, e, pos, s->park_stack, hash);
-}
-
-/* A final release: park the record (see the top of the file), or retire
- * it when there is no quarantine to keep it for. */
-static void
-entry_park(struct shard *s, struct handle_entry *e, size_t pos,
-	   uint32_t release_stack, uint64_t hash)
-{
-	uint32_t ref;
-
-	if (!table.quarantine_per_shard) {
-		entry_retire(s, e, pos, release_stack, hash);
+	if (!ring_ready(s)) {
+		hist_free(s, e);
+		slot_delete(s, pos);
 		return;
 	}
-	if (s->park_ref) {
-		unpark(s);
-		/* The retire may have shifted our slot back: find it again. */
-		e = slot_find(s, e->handle, hash, &pos);
+	m = s->ring_len - 1;
+	if (s->ring_count == s->ring_len) {
+		/* Never E (it is not DEAD); may shift slots: POS is stale. */
+		q_evict(s);
+		q_prefetch_evictions(s);
 	}
-	ref = s->idx[pos] & ((1u << s->rbits) - 1);
-	e->info = (e->info & ~RC_MASK) | PENDING;
-	__atomic_store_n(&s->park_ref, ref, __ATOMIC_RELAXED);
-	s->park_pos = pos;
-	s->park_stack = release_stack;
+	if (e->info & HAS_HIST) {
+		uint32_t created = hist_at(s, e->stack)->created_stack;
+		hist_free(s, e);
+		e->stack = created;
+	}
+	p = (s->ring_head + s->ring_count) & m;
+	q = ring_at(s, p);
+	q->ref = ref;
+	q->release_stack = release_stack;
+	/* Entering a line of the ring: the next line, for the next
+	 * releases of this shard. */
+	if (!(p & (64 / sizeof(*q) - 1)))
+		__builtin_prefetch(ring_at(s, (p + 64 / sizeof(*q)) & m), 1);
+	s->ring_count++;
+	e->info = DEAD | PENDING | (e->info & (FAMILY_MASK << FAMILY_SHIFT)) |
+		  (uint32_t)p;
+	COUNTER_ADD(s->ndead, 1);
 }
 
-/* What a dead record in the index says: a final release in flight in
- * another thread, or the parked one. */
+/* What a not-live record says: DEAD (quarantined), or a final release in
+ * flight in another thread. */
 static void
 fill_pending(struct shard *s, const struct handle_entry *e,
 	     struct ht_info *out)
@@ -1144,31 +1032,9 @@ fill_pending(struct shard *s, const struct handle_entry *e,
 	if (!out)
 		return;
 	out->refcount = 0;
-	if (is_parked(e))
-		out->last_release_stack = s->park_stack;
-}
-
-static void
-entry_retire(struct shard *s, struct handle_entry *e, size_t pos,
-	     uint32_t release_stack, uint64_t hash)
-{
-	q_put(s, e, entry_created_stack(s, e), release_stack, hash);
-	hist_free(s, e);
-	slot_delete(s, pos);
-}
-
-/* A pending final release lost its race with a new create at the same
- * address: finish it now, the address starts a new life. */
-static void
-finish_pending(struct shard *s, struct handle_entry *e, size_t pos,
-	       uint64_t hash)
-{
-	uint32_t rel = 0;
-
-	if (e->info & HAS_HIST)
-		rel = hist_at(s, e->stack)->last_release;
-	entry_retire(s, e, pos, rel, hash);
-	COUNTER_ADD(s->released, 1); /* its release_end will find nothing to commit */
+	if (e->info & DEAD)
+		out->last_release_stack =
+			ring_at(s, e->info & POS_MASK)->release_stack;
 }
 
 /* A record's new life: count 1, FAMILY (with HT_CREATE_BORROWED). */
@@ -1208,20 +1074,22 @@ handle_table_create(uintptr_t h, unsigned family, uint32_t seq,
 
 	shard_lock(s);
 	e = slot_find(s, h, hash, &pos);
-	if (e && is_parked(e)) {
-		/* The address just released comes back: a new life in the
-		 * same record. */
+	if (e && (e->info & PENDING)) {
+		/* A released address comes back: a new life in the same
+		 * record.  Not DEAD: a final release in flight lost its race
+		 * with this create (the library freed the object and the
+		 * allocator handed it back), and is done now; its release_end
+		 * will find another seq and nothing to commit. */
+		if (e->info & DEAD)
+			q_revive(s, e);
+		else
+			COUNTER_ADD(s->released, 1);
 		hist_free(s, e);
 		entry_start(e, h, family, seq, stack);
-		__atomic_store_n(&s->park_ref, 0, __ATOMIC_RELAXED);
 		COUNTER_ADD(s->created, 1);
 		shard_unlock(s);
 		fill_created(out, h, family, seq, stack);
 		return HT_OK;
-	}
-	if (e && (e->info & PENDING)) {
-		finish_pending(s, e, pos, hash);
-		e = NULL;
 	}
 	if (e) {
 		/* Already live: the create counts as an acquire. */
@@ -1239,8 +1107,6 @@ handle_table_create(uintptr_t h, unsigned family, uint32_t seq,
 		shard_unlock(s);
 		return HT_FULL;
 	}
-	/* A new life for a reused address: the old one leaves quarantine. */
-	q_remove(s, h, hash);
 	e = rec_at(s, ref);
 	entry_start(e, h, family, seq, stack);
 	idx_insert(s->idx, s->mask, s->rbits, hash, ref);
@@ -1257,16 +1123,6 @@ static inline bool
 library_own(const struct handle_entry *e, uint32_t stack)
 {
 	return (e->info & BORROWED) && (stack & HT_EV_INTERNAL);
-}
-
-/* Not live: HT_DEAD (quarantined) or HT_UNKNOWN, with *out filled. */
-static enum ht_status
-not_live(struct shard *s, uintptr_t h, uint64_t hash, struct ht_info *out)
-{
-	struct quarantine_entry *q = s->qcount ? q_find(s, h, hash) : NULL;
-
-	fill_dead(q, h, out);
-	return q ? HT_DEAD : HT_UNKNOWN;
 }
 
 enum ht_status
@@ -1294,7 +1150,7 @@ handle_table_acquire(uintptr_t h, uint32_t stack, struct ht_info *out)
 		fill_pending(s, e, out);
 		st = HT_DEAD;
 	} else {
-		st = not_live(s, h, hash, out);
+		st = not_live(h, out);
 	}
 	shard_unlock(s);
 	return st;
@@ -1329,11 +1185,12 @@ handle_table_release_begin(uintptr_t h, uint32_t stack, struct ht_info *out,
 		}
 		st = HT_OK;
 	} else if (e) {
-		/* Another thread's final release is in flight, or parked. */
+		/* Quarantined, or another thread's final release is in
+		 * flight. */
 		fill_pending(s, e, out);
 		st = HT_DEAD;
 	} else {
-		st = not_live(s, h, hash, out);
+		st = not_live(h, out);
 	}
 	shard_unlock(s);
 	return st;
@@ -1356,7 +1213,7 @@ handle_table_release(uintptr_t h, uint32_t stack, struct ht_info *out)
 	} else if (e && !(e->info & PENDING)) {
 		fill_ok(e, out);
 		if ((e->info & RC_MASK) <= 1) {
-			entry_park(s, e, pos, HT_EV_STACK(stack), hash);
+			entry_kill(s, e, pos, HT_EV_STACK(stack));
 		} else {
 			e->info--;
 			hist_push(s, e, stack | HT_EV_RELEASE);
@@ -1367,7 +1224,7 @@ handle_table_release(uintptr_t h, uint32_t stack, struct ht_info *out)
 		fill_pending(s, e, out);
 		st = HT_DEAD;
 	} else {
-		st = not_live(s, h, hash, out);
+		st = not_live(h, out);
 	}
 	shard_unlock(s);
 	return st;
@@ -1386,14 +1243,14 @@ handle_table_release_end(const struct ht_release *r, bool commit)
 	s = shard_of(r->handle, &hash);
 	shard_lock(s);
 	e = slot_find(s, r->handle, hash, &pos);
-	if (!e || e->seq != r->seq) {
+	if (!e || e->seq != r->seq || (e->info & DEAD)) {
 		/* A new create at this address already finished us. */
 		shard_unlock(s);
 		return;
 	}
 	if (r->final) {
 		if (commit && (e->info & PENDING)) {
-			entry_retire(s, e, pos, HT_EV_STACK(r->stack), hash);
+			entry_kill(s, e, pos, HT_EV_STACK(r->stack));
 			COUNTER_ADD(s->released, 1);
 			shard_unlock(s);
 			return;
@@ -1426,7 +1283,7 @@ handle_table_lookup(uintptr_t h, struct ht_info *out)
 		fill_pending(s, e, out);
 		st = HT_DEAD;
 	} else {
-		st = not_live(s, h, hash, out);
+		st = not_live(h, out);
 	}
 	shard_unlock(s);
 	return st;
@@ -1441,8 +1298,7 @@ handle_table_live(void)
 		return 0;
 	for (i = 0; i < NSHARDS; i++)
 		n += __atomic_load_n(&table.shards[i].count, __ATOMIC_RELAXED) -
-		     (__atomic_load_n(&table.shards[i].park_ref,
-				      __ATOMIC_RELAXED) != 0);
+		     __atomic_load_n(&table.shards[i].ndead, __ATOMIC_RELAXED);
 	return n;
 }
 

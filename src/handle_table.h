@@ -69,7 +69,7 @@ int handle_table_init(size_t quarantine, unsigned history);
 void handle_table_reset(void);
 
 /* Start loading what an operation on H will read (its index slot, the
- * record that slot names, the quarantine's slot), so that the misses
+ * record that slot names), so that the misses
  * overlap the caller's work before the operation (the stack capture).
  * No lock, no effect on the table. */
 void handle_table_prefetch(uintptr_t h);

@@ -157,8 +157,8 @@ START_TEST(one_step_release_parks)
 	uint64_t created, acquired, released;
 	uintptr_t h;
 
-	/* The final release parks the record: dead to every lookup, with
-	 * its stacks, not counted live, not listed. */
+	/* The final release leaves the record in the index, DEAD: dead to
+	 * every lookup, with its stacks, not counted live, not listed. */
 	handle_table_create(0x50, 4, 1, 5, NULL);
 	handle_table_acquire(0x50, 6, NULL);
 	ck_assert_int_eq(handle_table_release(0x50, 7, &info), HT_OK);
@@ -184,8 +184,8 @@ START_TEST(one_step_release_parks)
 	ck_assert_uint_eq(info.created_stack, 11);
 	ck_assert_uint_eq(info.last_acquire_stack, 0);
 	ck_assert_uint_eq(info.last_release_stack, 0);
-	/* Other final releases retire the parked one into the quarantine,
-	 * stacks intact, whatever shard each lands in. */
+	/* Other final releases keep theirs too (as long as the ring holds
+	 * them), stacks intact, whatever shard each lands in. */
 	for (h = 0x1000; h < 0x1000 + 64 * 16; h += 16)
 		handle_table_create(h, 1, (uint32_t)h, (uint32_t)h + 1, NULL);
 	for (h = 0x1000; h < 0x1000 + 64 * 16; h += 16)
@@ -513,8 +513,11 @@ START_TEST(reused_address_keeps_the_ring)
 		handle_table_create(i * 64, 0, (uint32_t)i, 1, NULL);
 		release(i * 64, 2);
 	}
-	before = handle_table_bytes();
+	/* Released records stay in the table until evicted: the first life
+	 * of the new address takes a record of its own, and then no more. */
 	for (i = 0; i < 20000; i++) {
+		if (i == 1)
+			before = handle_table_bytes();
 		CHECK_EQ(handle_table_create(0x777770, 0, (uint32_t)i,
 						     3, NULL), HT_OK);
 		release(0x777770, 4);
@@ -592,6 +595,143 @@ START_TEST(index_levels_in_any_order)
 	for (i = 0; i < L3; i++)
 		release(shard_key(2, i), 2);
 	CHECK_EQ(handle_table_live(), 0);
+}
+END_TEST
+
+/* ---- the quarantine: DEAD records in the index, a ring of entries ---- */
+
+START_TEST(eviction_oldest_first)
+{
+	/* 16 ring entries per shard, all in shard 0: the 40 released ones
+	 * leave in the order they came, the 16 newest stay, with stacks. */
+	struct ht_info info;
+	uint64_t i;
+
+	for (i = 0; i < 40; i++) {
+		CHECK_EQ(handle_table_create(shard_key(0, i), 5, (uint32_t)i,
+					     100 + (uint32_t)i, NULL),
+			 HT_OK);
+		CHECK_EQ(handle_table_release(shard_key(0, i),
+					      200 + (uint32_t)i, NULL),
+			 HT_OK);
+		if (i >= 16)
+			CHECK_EQ(handle_table_lookup(shard_key(0, i - 16),
+						     &info),
+				 HT_UNKNOWN);
+	}
+	for (i = 24; i < 40; i++) {
+		CHECK_EQ(handle_table_lookup(shard_key(0, i), &info), HT_DEAD);
+		CHECK_EQ(info.seq, i);
+		CHECK_EQ(info.family, 5);
+		CHECK_EQ(info.created_stack, 100 + i);
+		CHECK_EQ(info.last_release_stack, 200 + i);
+		CHECK_EQ(info.refcount, 0);
+	}
+	CHECK_EQ(handle_table_live(), 0);
+	/* Forgotten records went back to the free list: 16 kept, and
+	 * a 17th for the next create. */
+	{
+		size_t before = handle_table_bytes();
+		CHECK_EQ(handle_table_create(shard_key(0, 1000), 0, 1, 1,
+					     NULL),
+			 HT_OK);
+		CHECK_EQ(handle_table_bytes(), before);
+	}
+}
+END_TEST
+
+START_TEST(double_release_after_many_releases)
+{
+	/* A handle with history (acquired) released for good, then 15 more
+	 * final releases in its shard: still DEAD, both stacks kept; the
+	 * 16th pushes it out. */
+	struct ht_info info;
+	struct ht_release r;
+	uintptr_t h = shard_key(3, 0);
+	uint64_t i;
+
+	handle_table_create(h, 2, 77, 11, NULL);
+	handle_table_acquire(h, 12, NULL);
+	release(h, 13);
+	release(h, 14);
+	for (i = 1; i <= 15; i++) {
+		handle_table_create(shard_key(3, i), 0, 1, 1, NULL);
+		release(shard_key(3, i), 2);
+	}
+	CHECK_EQ(handle_table_release_begin(h, 15, &info, &r), HT_DEAD);
+	CHECK_EQ(info.created_stack, 11);
+	CHECK_EQ(info.last_release_stack, 14);
+	CHECK_EQ(info.seq, 77);
+	CHECK_EQ(info.family, 2);
+	CHECK_EQ(handle_table_release(h, 15, &info), HT_DEAD);
+	CHECK_EQ(handle_table_acquire(h, 15, &info), HT_DEAD);
+	CHECK_EQ(info.last_release_stack, 14);
+	handle_table_create(shard_key(3, 16), 0, 1, 1, NULL);
+	release(shard_key(3, 16), 2);
+	CHECK_EQ(handle_table_release(h, 15, &info), HT_UNKNOWN);
+}
+END_TEST
+
+START_TEST(revival_leaves_a_stale_entry)
+{
+	/* A DEAD handle that is not the newest comes back to life: its ring
+	 * entry stays, stale, and its eviction must leave the live record
+	 * alone, and the record's next death its own entry. */
+	struct ht_info info;
+	uintptr_t h = shard_key(7, 0);
+	uint64_t i;
+
+	handle_table_create(h, 1, 1, 10, NULL);
+	release(h, 20);
+	for (i = 1; i <= 5; i++) {
+		handle_table_create(shard_key(7, i), 0, 1, 1, NULL);
+		release(shard_key(7, i), 2);
+	}
+	CHECK_EQ(handle_table_create(h, 4, 2, 30, &info), HT_OK);
+	CHECK_EQ(handle_table_live(), 1);
+	/* Twice around the ring: the stale entry goes, h stays. */
+	for (i = 6; i <= 40; i++) {
+		handle_table_create(shard_key(7, i), 0, 1, 1, NULL);
+		release(shard_key(7, i), 2);
+	}
+	CHECK_EQ(handle_table_lookup(h, &info), HT_OK);
+	CHECK_EQ(info.seq, 2);
+	CHECK_EQ(info.family, 4);
+	CHECK_EQ(info.created_stack, 30);
+	CHECK_EQ(info.last_release_stack, 0);
+	CHECK_EQ(handle_table_live(), 1);
+	/* Dead again, then revived while the newest: the entry goes, so
+	 * fifteen more releases keep the older ones. */
+	release(h, 40);
+	CHECK_EQ(handle_table_lookup(h, &info), HT_DEAD);
+	CHECK_EQ(info.last_release_stack, 40);
+	CHECK_EQ(info.created_stack, 30);
+	CHECK_EQ(handle_table_lookup(shard_key(7, 25), &info), HT_UNKNOWN);
+	CHECK_EQ(handle_table_create(h, 4, 3, 50, NULL), HT_OK);
+	release(h, 60);
+	CHECK_EQ(handle_table_lookup(shard_key(7, 26), &info), HT_DEAD);
+	CHECK_EQ(handle_table_lookup(h, &info), HT_DEAD);
+	CHECK_EQ(info.seq, 3);
+	CHECK_EQ(info.last_release_stack, 60);
+	CHECK_EQ(handle_table_live(), 0);
+}
+END_TEST
+
+START_TEST(no_quarantine_forgets_at_once)
+{
+	struct ht_info info;
+	size_t before;
+
+	handle_table_reset();
+	CHECK_EQ(handle_table_init(0, 8), 0);
+	handle_table_create(shard_key(0, 0), 0, 1, 1, NULL);
+	before = handle_table_bytes();
+	release(shard_key(0, 0), 2);
+	CHECK_EQ(handle_table_lookup(shard_key(0, 0), &info), HT_UNKNOWN);
+	CHECK_EQ(handle_table_live(), 0);
+	/* The record is free again (for its shard). */
+	CHECK_EQ(handle_table_create(shard_key(0, 1), 0, 1, 1, NULL), HT_OK);
+	CHECK_EQ(handle_table_bytes(), before);
 }
 END_TEST
 
@@ -692,6 +832,10 @@ UNIT_SUITE(handle_table_suite)
 	tcase_add_test(tl, memory_per_handle);
 	tcase_add_test(tl, index_levels_in_any_order);
 	tcase_add_test(tl, rows_are_aligned_and_advised);
+	tcase_add_test(tl, eviction_oldest_first);
+	tcase_add_test(tl, double_release_after_many_releases);
+	tcase_add_test(tl, revival_leaves_a_stale_entry);
+	tcase_add_test(tl, no_quarantine_forgets_at_once);
 	suite_add_tcase(s, tl);
 	tcase_add_checked_fixture(tt, setup, teardown);
 	tcase_set_timeout(tt, 60);
