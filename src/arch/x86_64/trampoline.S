@@ -62,6 +62,20 @@ tramp_text_start:
 #define R_XMM	80
 #define R_SIZE	208
 
+/* tramp_entry_ret's five scratch registers, pushed in the other order. */
+	.macro	POP_SCRATCH
+	popq	%rdi
+	.cfi_adjust_cfa_offset -8
+	popq	%rsi
+	.cfi_adjust_cfa_offset -8
+	popq	%rdx
+	.cfi_adjust_cfa_offset -8
+	popq	%rcx
+	.cfi_adjust_cfa_offset -8
+	popq	%rax
+	.cfi_adjust_cfa_offset -8
+	.endm
+
 	.p2align 4
 	.globl	tramp_entry_ret
 	.hidden	tramp_entry_ret
@@ -138,29 +152,11 @@ tramp_entry_ret:
 	leaq	tramp_exit(%rip), %r11
 	movq	%r11, (%rcx)
 	movq	HOOK_REAL(%rax), %r11
-	popq	%rdi
-	.cfi_adjust_cfa_offset -8
-	popq	%rsi
-	.cfi_adjust_cfa_offset -8
-	popq	%rdx
-	.cfi_adjust_cfa_offset -8
-	popq	%rcx
-	.cfi_adjust_cfa_offset -8
-	popq	%rax
-	.cfi_adjust_cfa_offset -8
+	POP_SCRATCH
 	jmp	tramp_call
 .Lslow:
 	.cfi_adjust_cfa_offset 40
-	popq	%rdi
-	.cfi_adjust_cfa_offset -8
-	popq	%rsi
-	.cfi_adjust_cfa_offset -8
-	popq	%rdx
-	.cfi_adjust_cfa_offset -8
-	popq	%rcx
-	.cfi_adjust_cfa_offset -8
-	popq	%rax
-	.cfi_adjust_cfa_offset -8
+	POP_SCRATCH
 tramp_entry:
 	/* rsp = return address slot; r11 = stub index */
 	pushq	%rbp
