@@ -351,18 +351,31 @@ engine_release_begin(uintptr_t handle, struct engine_call *c,
 	return true;
 }
 
+static uint32_t
+stack_of_call(void *c)
+{
+	return engine_stack(c);
+}
+
 bool
 engine_release(uintptr_t handle, struct engine_call *c)
 {
+	uint32_t flags = c->internal ? HT_EV_INTERNAL : 0;
 	struct ht_info info;
 	enum ht_status st;
 
 	if (!handle)
 		return true;
 	prefetch(handle, true);
-	st = handle_table_release(
-		handle, engine_stack(c) | (c->internal ? HT_EV_INTERNAL : 0),
-		&info);
+	/* The stack is kept by a final release only (see
+	 * handle_table_release_lazy): taken when the count reaches 0, unless
+	 * the table's misses are ahead, which the capture then overlaps. */
+	if (__atomic_load_n(&handle_table_large, __ATOMIC_RELAXED))
+		st = handle_table_release(handle, engine_stack(c) | flags,
+					  &info);
+	else
+		st = handle_table_release_lazy(handle, flags, stack_of_call, c,
+					       &info);
 	if (st == HT_OK) {
 		if (info.refcount <= 1)
 			live_add(-1);

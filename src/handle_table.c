@@ -1196,8 +1196,11 @@ handle_table_release_begin(uintptr_t h, uint32_t stack, struct ht_info *out,
 	return st;
 }
 
-enum ht_status
-handle_table_release(uintptr_t h, uint32_t stack, struct ht_info *out)
+/* Both of them: the stack, or its maker STACK_OF (then STACK holds the
+ * flags alone). */
+static inline __attribute__((always_inline)) enum ht_status
+release(uintptr_t h, uint32_t stack, uint32_t (*stack_of)(void *arg),
+	void *arg, struct ht_info *out)
 {
 	uint64_t hash;
 	struct shard *s = shard_of(h, &hash);
@@ -1213,10 +1216,14 @@ handle_table_release(uintptr_t h, uint32_t stack, struct ht_info *out)
 	} else if (e && !(e->info & PENDING)) {
 		fill_ok(e, out);
 		if ((e->info & RC_MASK) <= 1) {
-			entry_kill(s, e, pos, HT_EV_STACK(stack));
+			entry_kill(s, e, pos,
+				   stack_of ? HT_EV_STACK(stack_of(arg))
+					    : HT_EV_STACK(stack));
 		} else {
+			/* No stack: see handle_table_release_lazy. */
 			e->info--;
-			hist_push(s, e, stack | HT_EV_RELEASE);
+			hist_push(s, e,
+				  (stack & HT_EV_INTERNAL) | HT_EV_RELEASE);
 		}
 		COUNTER_ADD(s->released, 1);
 		st = HT_OK;
@@ -1228,6 +1235,20 @@ handle_table_release(uintptr_t h, uint32_t stack, struct ht_info *out)
 	}
 	shard_unlock(s);
 	return st;
+}
+
+enum ht_status
+handle_table_release(uintptr_t h, uint32_t stack, struct ht_info *out)
+{
+	return release(h, stack, NULL, NULL, out);
+}
+
+enum ht_status
+handle_table_release_lazy(uintptr_t h, uint32_t flags,
+			  uint32_t (*stack_of)(void *arg), void *arg,
+			  struct ht_info *out)
+{
+	return release(h, flags, stack_of, arg, out);
 }
 
 void

@@ -94,6 +94,14 @@ void handle_table_release_end(const struct ht_release *r, bool commit);
  * HT_OK (out: the handle before), or HT_DEAD/HT_UNKNOWN (nothing done). */
 enum ht_status handle_table_release(uintptr_t h, uint32_t stack,
 				    struct ht_info *out);
+/* The same, with the release's stack asked of STACK_OF(ARG) only when the
+ * count reaches 0 (under the shard's lock: it must not call the table).
+ * A release that leaves the handle live keeps no stack: its history event
+ * holds FLAGS (HT_EV_INTERNAL) alone, which is all the reports read of
+ * it (the acquires it matches are counted, not named). */
+enum ht_status handle_table_release_lazy(uintptr_t h, uint32_t flags,
+					 uint32_t (*stack_of)(void *arg),
+					 void *arg, struct ht_info *out);
 /* Look a handle up without changing it. */
 enum ht_status handle_table_lookup(uintptr_t h, struct ht_info *out);
 

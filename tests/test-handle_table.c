@@ -102,6 +102,64 @@ START_TEST(rollback_keeps_the_handle)
 }
 END_TEST
 
+/* handle_table_release_lazy's stack maker: counts its calls. */
+static unsigned lazy_calls;
+
+static uint32_t
+lazy_stack(void *arg)
+{
+	lazy_calls++;
+	return (uint32_t)(uintptr_t)arg;
+}
+
+static void
+keep_view(const struct ht_view *v, void *arg)
+{
+	*(struct ht_view *)arg = *v;
+}
+
+START_TEST(lazy_release_asks_for_the_final_stack_only)
+{
+	struct ht_info info;
+	struct ht_view v;
+
+	lazy_calls = 0;
+	handle_table_create(0x60, 1, 1, 5, NULL);
+	handle_table_acquire(0x60, 6, NULL);
+	/* Not final: no stack asked for, and the event holds none. */
+	ck_assert_int_eq(handle_table_release_lazy(0x60, 0, lazy_stack,
+						   (void *)(uintptr_t)7, &info),
+			 HT_OK);
+	ck_assert_uint_eq(info.refcount, 2);
+	ck_assert_uint_eq(lazy_calls, 0);
+	memset(&v, 0, sizeof(v));
+	handle_table_foreach(keep_view, &v);
+	ck_assert_uint_eq(v.nevents, 2);
+	ck_assert_uint_eq(v.events[0], 6);
+	ck_assert_uint_eq(v.events[1], HT_EV_RELEASE);
+	/* Final: asked once, kept for the double release. */
+	ck_assert_int_eq(handle_table_release_lazy(0x60, 0, lazy_stack,
+						   (void *)(uintptr_t)8, &info),
+			 HT_OK);
+	ck_assert_uint_eq(lazy_calls, 1);
+	ck_assert_int_eq(handle_table_release_lazy(0x60, 0, lazy_stack,
+						   (void *)(uintptr_t)9, &info),
+			 HT_DEAD);
+	ck_assert_uint_eq(lazy_calls, 1);
+	ck_assert_uint_eq(info.last_release_stack, 8);
+	ck_assert_uint_eq(info.created_stack, 5);
+	/* The library's own release of its reference to a borrowed handle
+	 * (not counted): no stack asked for either. */
+	handle_table_create(0x70, 1 | HT_CREATE_BORROWED, 2, 10, NULL);
+	handle_table_acquire(0x70, 11, NULL);
+	ck_assert_int_eq(handle_table_release_lazy(0x70, HT_EV_INTERNAL,
+						   lazy_stack,
+						   (void *)(uintptr_t)12, &info),
+			 HT_OK);
+	ck_assert_uint_eq(lazy_calls, 1);
+}
+END_TEST
+
 START_TEST(reuse_starts_a_new_life)
 {
 	struct ht_info info;
@@ -817,6 +875,7 @@ UNIT_SUITE(handle_table_suite)
 	tcase_add_test(tc, acquire_counts_and_history);
 	tcase_add_test(tc, rollback_keeps_the_handle);
 	tcase_add_test(tc, reuse_starts_a_new_life);
+	tcase_add_test(tc, lazy_release_asks_for_the_final_stack_only);
 	tcase_add_test(tc, create_of_live_handle_is_an_acquire);
 	tcase_add_test(tc, one_step_release_parks);
 	tcase_add_test(tc, growth_keeps_everything);
