@@ -803,7 +803,8 @@ hist_alloc(struct shard *s)
 		idx = ++s->hist_used;
 		r = hist_at(s, idx);
 	}
-	memset(r, 0, table.hist_size);
+	/* The header only: events are read below nevents, all written. */
+	memset(r, 0, sizeof(*r));
 	return idx;
 }
 
