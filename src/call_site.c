@@ -20,11 +20,26 @@
  * kept frame's slot holds the same return address the walk finds the same
  * kept frames.  An entry is learned only from a capture the unwind cache
  * served or filled, whose frames above the trampoline start at RA_SLOT,
- * and only when the depot's stack is exactly those frames: no Python
- * frames (they change with the line the interpreter is on, which no
- * native slot shows; capture.c memoizes those).  The thread id and the
- * depot's epoch are part of the key: a forked child or a reset depot never
- * sees an old id.  Threads past SITE_THREADS take the full path.
+ * and only when the depot's stack is exactly those frames.  The thread id
+ * and the depot's epoch are part of the key: a forked child or a reset
+ * depot never sees an old id.  Threads past SITE_THREADS take the full
+ * path.
+ *
+ * A Python caller's stack also changes with the line the interpreter is
+ * on, which no native slot shows.  Its site keeps the native frames the
+ * full path splices (stack_depth - 1 from RA_SLOT, or up to the stack's
+ * end: the same argument makes them the same frames) and, instead of an
+ * id, a stamp: the key of its stacks in pyframes.c's memo, whose records
+ * stand for the interpreter's side (the thread state and the log of the
+ * splice's reads, pyframes.c).  The splice is a function of those native
+ * frames and those reads, so a hit on both is the full path's stack.  A
+ * stamp is new for every site learned, and a record is made under it
+ * only from a capture whose frames from RA_SLOT are the site's
+ * (capture_hooked_site): it never answers for other native frames.  Such a
+ * hit costs the native slots (about 20 from a ctypes or cffi call), the
+ * thread state and the log (about four words per Python frame); the full
+ * path's unwind cache would also re-read refsan's own frames and look up
+ * its memo.
  */
 #include <stdatomic.h>
 #include "arena.h"
@@ -32,6 +47,7 @@
 #include "capture.h"
 #include "engine.h"
 #include "options.h"
+#include "pyframes.h"
 #include "stack_depot.h"
 #include "unwind.h"
 
@@ -43,14 +59,17 @@
 struct site {
 	const uintptr_t *ra_slot; /* NULL: empty */
 	uintptr_t entry;
-	uint32_t tid, epoch, id;
-	uint32_t n;                 /* 0: a Python caller's site (learn()) */
+	uint32_t tid, epoch, id;    /* id 0: a Python caller's site */
+	uint32_t n;                 /* frames checked; 0: not memoized */
+	uint64_t stamp;             /* a Python caller's: see learn() */
+	const void *hint;           /* its memo record that answered last */
 	int32_t off[SITE_FRAMES];   /* frame I's slot - RA_SLOT, in words */
 	uintptr_t pcs[SITE_FRAMES]; /* frame 0: the caller's return address */
 };
 
 struct thread_sites {
-	uint64_t hits; /* written by its thread only */
+	uint64_t hits;   /* written by its thread only */
+	uint64_t stamps; /* Python sites learned */
 	uint8_t victim[SITE_SETS];
 	struct site s[SITE_SETS][SITE_WAYS];
 };
@@ -110,26 +129,65 @@ set_of(uintptr_t entry, const uintptr_t *ra_slot, uintptr_t ra)
 }
 
 /* Way S answers for this call: the key, then every kept frame's slot
- * (branch-free: a hit reads them all anyway). */
+ * (branch-free: a hit reads them all anyway; two a turn, for the 20 and
+ * more frames of a Python caller's stack). */
 static inline bool
 site_hit(const struct site *s, uintptr_t entry, const uintptr_t *ra_slot,
          uintptr_t ra)
 {
-	uintptr_t diff = 0;
+	uintptr_t d0 = 0, d1 = 0;
 	unsigned i, n;
 
 	if (s->ra_slot != ra_slot || s->pcs[0] != ra || s->entry != entry ||
 	    s->tid != (uint32_t)engine_tid_cache || s->epoch != depot_epoch)
 		return false;
-	for (i = 1, n = s->n; i < n; i++)
-		diff |= ra_slot[s->off[i]] ^ s->pcs[i];
-	return !diff;
+	for (i = 1, n = s->n; i + 1 < n; i += 2) {
+		d0 |= ra_slot[s->off[i]] ^ s->pcs[i];
+		d1 |= ra_slot[s->off[i + 1]] ^ s->pcs[i + 1];
+	}
+	if (i < n)
+		d0 |= ra_slot[s->off[i]] ^ s->pcs[i];
+	return !(d0 | d1);
 }
 
-/* After the full path: remember its frames when they are the depot's. */
+/* Frames I..I+M of the last capture (read at SP + SLOTS[]) as the
+ * site's: their slots from RA_SLOT, in words. */
+static bool
+take_frames(struct site *s, uintptr_t sp, const int32_t *slots,
+            const uintptr_t *pcs, unsigned i, unsigned m,
+            const uintptr_t *ra_slot)
+{
+	unsigned k;
+
+	if (m == 0 || m > SITE_FRAMES)
+		return false;
+	for (k = 0; k < m; k++) {
+		intptr_t d = (intptr_t)(sp + (uintptr_t)(intptr_t)slots[i + k] -
+		                        (uintptr_t)ra_slot);
+
+		if ((d & 7) || d < 0 || d / 8 > INT32_MAX)
+			return false;
+		s->off[k] = (int32_t)(d / 8);
+		s->pcs[k] = pcs[i + k];
+	}
+	return true;
+}
+
+/*
+ * After the full path: remember its frames when they are the depot's.  A
+ * Python caller's stack changes with the interpreter's line, which no
+ * native slot shows: its site keeps the native frames the splice was
+ * given (those the full path copies: stack_depth - 1 from RA_SLOT, or up
+ * to the stack's end) and a stamp of its own, the key of its stacks in
+ * pyframes.c's memo, which checks the interpreter's side (the thread
+ * state and the log of the splice's reads).  A hit on the site then
+ * stands for the native frames, the memo for the rest: together, the
+ * full path's inputs.  The stamp is new for every site learned, so a
+ * record never outlives the frames it was made with.
+ */
 static void
-learn(struct site *s, uintptr_t entry, const uintptr_t *ra_slot,
-      uint32_t tid, uint32_t epoch, uint32_t id)
+learn(struct thread_sites *t, struct site *s, uintptr_t entry,
+      const uintptr_t *ra_slot, uint32_t tid, uint32_t epoch, uint32_t id)
 {
 	const int32_t *slots;
 	const uintptr_t *pcs, *kept;
@@ -150,40 +208,41 @@ learn(struct site *s, uintptr_t entry, const uintptr_t *ra_slot,
 	for (k = 0; k < m && !depot_word_is_python(kept[k]); k++)
 		;
 	if (k < m) {
-		/* A Python caller: its stack changes with the interpreter's
-		 * line.  Remember the site as one for capture.c's memo, so
-		 * that its next calls do not try to learn it again. */
+		/* A Python caller. */
+		m = n - i;
+		if (m > refsan_opts.stack_depth - 1)
+			m = refsan_opts.stack_depth - 1;
+		s->stamp = 0;
+		s->n = 0; /* not memoized: the next calls take the full path */
+		if (capture_last_python() &&
+		    take_frames(s, sp, slots, pcs, i, m, ra_slot)) {
+			s->stamp = CAPTURE_SITE_STAMP | ++t->stamps;
+			s->hint = NULL;
+			s->n = m;
+		}
 		s->pcs[0] = *ra_slot;
 		s->entry = entry;
 		s->tid = tid;
 		s->epoch = epoch;
 		s->id = 0;
-		s->n = 0;
 		s->ra_slot = ra_slot;
 		return;
 	}
-	if (m < 2 || m - 2 > SITE_FRAMES || m - 2 > n - i ||
-	    kept[0] != (entry | DEPOT_EXACT_TAG) ||
+	if (m < 2 || m - 2 > n - i || kept[0] != (entry | DEPOT_EXACT_TAG) ||
 	    kept[m - 1] != (DEPOT_THREAD_TAG | tid))
 		return;
 	m -= 2;
-	for (k = 0; k < m; k++) {
-		intptr_t d = (intptr_t)(sp + (uintptr_t)(intptr_t)slots[i + k] -
-		                        (uintptr_t)ra_slot);
-
-		if (kept[k + 1] != pcs[i + k] || (d & 7) || d < 0 ||
-		    d / 8 > INT32_MAX)
+	for (k = 0; k < m; k++)
+		if (kept[k + 1] != pcs[i + k])
 			return;
-		s->off[k] = (int32_t)(d / 8);
-		s->pcs[k] = pcs[i + k];
-	}
-	if (m == 0)
+	if (!take_frames(s, sp, slots, pcs, i, m, ra_slot))
 		return;
 	s->entry = entry;
 	s->tid = tid;
 	s->epoch = epoch;
 	s->id = id;
 	s->n = m;
+	s->stamp = 0;
 	s->ra_slot = ra_slot;
 }
 
@@ -209,8 +268,42 @@ miss(uintptr_t entry, const uintptr_t *ra_slot)
 	t->victim[set] = (uint8_t)(w + 1);
 	s = &t->s[set][w];
 	s->ra_slot = NULL;
-	learn(s, entry, ra_slot, tid, epoch, id);
+	learn(t, s, entry, ra_slot, tid, epoch, id);
 	return id;
+}
+
+/* A Python caller's site whose memo had no record that holds: the full
+ * path, which makes one under the site's stamp. */
+static __attribute__((noinline)) uint32_t
+python_site_miss(const struct site *s, uintptr_t entry,
+                 const uintptr_t *ra_slot)
+{
+	struct capture_site cs;
+
+	if (!s->n) /* not memoized */
+		return capture_hooked(entry, tramp_lo, tramp_hi);
+	cs.ra_slot = ra_slot;
+	cs.n = s->n;
+	cs.off = s->off;
+	cs.pcs = s->pcs;
+	cs.stamp = s->stamp;
+	return capture_hooked_site(entry, tramp_lo, tramp_hi, &cs);
+}
+
+/* A Python caller's site whose native frames hold: the memo of its Python
+ * stacks. */
+static __attribute__((noinline)) uint32_t
+python_site(struct thread_sites *t, struct site *s, uintptr_t entry,
+            const uintptr_t *ra_slot)
+{
+	uint32_t id;
+
+	if (s->n && (id = pyframes_memo_get(s->stamp, entry, s->tid,
+	                                    &s->hint))) {
+		__atomic_store_n(&t->hits, t->hits + 1, __ATOMIC_RELAXED);
+		return id;
+	}
+	return python_site_miss(s, entry, ra_slot);
 }
 
 uint32_t
@@ -228,8 +321,8 @@ call_site_capture(uintptr_t entry, const uintptr_t *ra_slot)
 	if (!site_hit(s, entry, ra_slot, ra) &&
 	    !site_hit(++s, entry, ra_slot, ra))
 		return miss(entry, ra_slot);
-	if (__builtin_expect(!s->n, 0)) /* a Python caller's site */
-		return capture_hooked(entry, tramp_lo, tramp_hi);
+	if (!s->id)
+		return python_site(t, s, entry, ra_slot);
 	__atomic_store_n(&t->hits, t->hits + 1, __ATOMIC_RELAXED);
 	return s->id;
 }

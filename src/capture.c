@@ -11,6 +11,12 @@
  * id the full path would compute (tests check it against the full path
  * with other lines, callers, depths and code objects), without the
  * splice's frame ids or the depot's hash.
+ *
+ * Most calls do not get here: call_site.c answers for a call site seen
+ * before, a Python caller's too, from the same Python memo keyed by the
+ * site (capture_hooked_site splices for a site whose memo had no record
+ * and makes one under the site's stamp, once its frames are checked to be
+ * the site's).
  */
 #include <string.h>
 #include "capture.h"
@@ -56,11 +62,48 @@ capture_short(struct short_memo *m, uintptr_t entry, uint32_t tid,
 	return m->id;
 }
 
+/* This thread's last capture: a Python stack in pyframes.c's memo (for
+ * call_site.c's learning). */
+static __thread bool last_python __attribute__((tls_model("initial-exec")));
+
+bool
+capture_last_python(void)
+{
+	return last_python;
+}
+
+/*
+ * The native frames of this capture, SRC[I..I+COPIED) (I: the frame after
+ * the trampoline), are SITE's: the same return addresses, read from the
+ * same slots.  Only then does a memo record keyed by the site stand for
+ * this stack.
+ */
+static bool
+site_matches(const struct capture_site *site, const uintptr_t *src,
+             unsigned i, unsigned copied)
+{
+	uintptr_t sp, ra = (uintptr_t)site->ra_slot;
+	const int32_t *slots;
+	const uintptr_t *pcs;
+	unsigned n, k;
+
+	if (copied != site->n || !unwind_last_frames(&sp, &slots, &pcs, &n) ||
+	    i + copied > n)
+		return false;
+	for (k = 0; k < copied; k++)
+		if (src[i + k] != site->pcs[k] ||
+		    sp + (uintptr_t)(intptr_t)slots[i + k] !=
+		            ra + (uintptr_t)(intptr_t)site->off[k] * 8)
+			return false;
+	return true;
+}
+
 static __attribute__((noinline)) uint32_t
-capture_full(uintptr_t entry, uintptr_t lo, uintptr_t hi, unsigned depth)
+capture_full(uintptr_t entry, uintptr_t lo, uintptr_t hi, unsigned depth,
+             const struct capture_site *site)
 {
 	uintptr_t raw[CAPTURE_MAX], pcs[CAPTURE_MAX + 1];
-	unsigned n, i, k = 0, want;
+	unsigned n, i, k = 0, want, first = 0;
 	struct unwind_memo *memo = NULL;
 	const uintptr_t *cached = NULL, *src = raw;
 	struct pf_fp fp;
@@ -69,6 +112,7 @@ capture_full(uintptr_t entry, uintptr_t lo, uintptr_t hi, unsigned depth)
 	 * child's. */
 	uint32_t tid = (uint32_t)engine_thread_id(), id;
 
+	last_python = false;
 	if (depth > CAPTURE_MAX)
 		depth = CAPTURE_MAX;
 	pcs[k++] = entry | DEPOT_EXACT_TAG; /* an entry, not a return */
@@ -84,15 +128,23 @@ capture_full(uintptr_t entry, uintptr_t lo, uintptr_t hi, unsigned depth)
 			/* The same native stack into the same function. */
 			if (!(memo->flags & MEMO_PYTHON))
 				return memo->id;
-			id = pyframes_memo_get(memo->stamp, entry, tid);
-			if (id)
+			/* From a site: splice, to memoize under its key. */
+			id = site ? 0
+			          : pyframes_memo_get(memo->stamp, entry, tid,
+			                              NULL);
+			if (id) {
+				last_python = true;
 				return id;
+			}
 		}
 		for (i = 0; i < n && !(src[i] >= lo && src[i] < hi); i++)
 			;
-		for (i++; i < n && k < depth; i++)
+		first = ++i;
+		for (; i < n && k < depth; i++)
 			pcs[k++] = src[i];
 		if (refsan_opts.python_frames) {
+			if (site && !site_matches(site, src, first, k - 1))
+				site = NULL;
 			k = pyframes_splice_fp(pcs, k, depth, &fp);
 			have_fp = true;
 			if (memo && fp.python) {
@@ -108,7 +160,9 @@ capture_full(uintptr_t entry, uintptr_t lo, uintptr_t hi, unsigned depth)
 	if (memo && memo->key == entry && memo->tag == tid &&
 	    (memo->flags & MEMO_PYTHON)) {
 		if (have_fp)
-			pyframes_memo_put(memo->stamp, entry, tid, &fp, id);
+			last_python = pyframes_memo_put(site ? site->stamp
+			                                     : memo->stamp,
+			                                entry, tid, &fp, id);
 	} else if (memo) {
 		for (i = 0; i < k && !depot_word_is_python(pcs[i]); i++)
 			;
@@ -120,6 +174,17 @@ capture_full(uintptr_t entry, uintptr_t lo, uintptr_t hi, unsigned depth)
 		}
 	}
 	return id;
+}
+
+uint32_t
+capture_hooked_site(uintptr_t entry, uintptr_t lo, uintptr_t hi,
+                    const struct capture_site *site)
+{
+	unsigned depth = refsan_opts.stack_depth;
+
+	if (depth <= 1)
+		return capture_hooked(entry, lo, hi);
+	return capture_full(entry, lo, hi, depth, site);
 }
 
 __attribute__((noinline)) uint32_t
@@ -139,5 +204,5 @@ capture_hooked(uintptr_t entry, uintptr_t lo, uintptr_t hi)
 			return m->id;
 		return capture_short(m, entry, tid, epoch);
 	}
-	return capture_full(entry, lo, hi, depth);
+	return capture_full(entry, lo, hi, depth, NULL);
 }

@@ -6,6 +6,7 @@
 #ifndef REFSAN_CAPTURE_H
 #define REFSAN_CAPTURE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -17,5 +18,31 @@
  */
 uint32_t capture_hooked(uintptr_t entry, uintptr_t tramp_lo,
                         uintptr_t tramp_hi);
+
+/*
+ * A call site of call_site.c whose caller is Python code: the slot above
+ * the trampoline (RA_SLOT), the native frames from it that the stack is
+ * made of (N of them: frame I's return address PCS[I], read from RA_SLOT +
+ * OFF[I] words), and the key of its stacks in pyframes.c's memo (STAMP:
+ * CAPTURE_SITE_STAMP set, so never one of unwind.c's).
+ */
+#define CAPTURE_SITE_STAMP ((uint64_t)1 << 63)
+struct capture_site {
+	const uintptr_t *ra_slot;
+	unsigned n;
+	const int32_t *off;
+	const uintptr_t *pcs;
+	uint64_t stamp;
+};
+
+/* capture_hooked, from SITE: a Python stack it splices is memoized under
+ * SITE->stamp, when its native frames are exactly the site's. */
+uint32_t capture_hooked_site(uintptr_t entry, uintptr_t tramp_lo,
+                             uintptr_t tramp_hi,
+                             const struct capture_site *site);
+
+/* Whether this thread's last capture_hooked was a Python caller's stack
+ * that pyframes.c's memo holds (under the unwind cache entry's stamp). */
+bool capture_last_python(void);
 
 #endif

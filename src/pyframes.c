@@ -40,7 +40,7 @@
  * of reserved, lazily committed memory, taken at the first Python stack;
  * past 2M distinct frames or 64 MiB of names, new frames are dropped and
  * counted.  Each of the first 256 threads with a Python stack maps its own
- * memo of spliced stacks (about 400 KiB, lazily committed).
+ * memo of spliced stacks (about 450 KiB, lazily committed).
  *
  * The one write into the interpreter: PyCode_Type's tp_dealloc is wrapped
  * once, when the interpreter is found, to count freed code objects (see
@@ -603,6 +603,8 @@ code_line(uintptr_t table, int32_t first, int64_t off)
 #define TP_DEALLOC 48
 
 static _Atomic uint64_t code_gen[CODE_GEN_BUCKETS];
+/* All of them: while it holds, so does every bucket's (see lg_gen). */
+static _Atomic uint64_t code_gen_all;
 static void (*code_dealloc_real)(void *);
 static bool code_gen_on;
 
@@ -618,6 +620,8 @@ code_dealloc_counted(void *op)
 {
 	atomic_fetch_add_explicit(code_gen_of((uintptr_t)op), 1,
 	                          memory_order_relaxed);
+	/* After the bucket's: whoever sees this one sees that one too. */
+	atomic_fetch_add_explicit(&code_gen_all, 1, memory_order_release);
 	code_dealloc_real(op);
 }
 
@@ -1000,11 +1004,11 @@ is_eval(uintptr_t pc)
  * reads again, take the same path and write the same frames: a memo keyed
  * by the native stack, the thread state and a log that still holds is
  * exact.  A code object's fields are not logged but stand behind its
- * bucket's count of deallocations (code_gen), which is; when the count
- * could not be installed they are logged too.  In order, stopping at the
- * first difference: an address is read only when the values it was
- * derived from still hold, i.e. only when the splice itself would read it
- * now.
+ * bucket's count of deallocations (code_gen), which is, apart (lg_gen);
+ * when the count could not be installed they are logged too.  In order,
+ * stopping at the first difference: an address is read only when the
+ * values it was derived from still hold, i.e. only when the splice itself
+ * would read it now.
  *
  * A read narrower than a word is logged as its aligned word (in the same
  * page, so as readable) with the bytes outside it masked off; two reads of
@@ -1069,13 +1073,27 @@ lg_word(struct pf_fp *fp, uintptr_t a, uintptr_t v)
 	r->val = v;
 }
 
-/* A count of code_gen: an atomic load, logged as a read. */
+/*
+ * A count of code_gen: an atomic load, logged apart from the reads (*FP's
+ * gen), since no read depends on it (with the counts, a code object's own
+ * fields are never logged): it only stands for what frame_id read of the
+ * code object.  So a check may skip the counts when code_gen_all still
+ * holds the value the splice read before any of them: no code object was
+ * deallocated since, no count moved.
+ */
 static inline uint64_t
 lg_gen(struct pf_fp *fp, _Atomic uint64_t *a)
 {
 	uint64_t v = atomic_load_explicit(a, memory_order_acquire);
 
-	lg_word(fp, (uintptr_t)a, (uintptr_t)v);
+	if (!fp)
+		return v;
+	if (fp->ngen >= PF_LOG_GENS) {
+		fp->incomplete = true;
+		return v;
+	}
+	fp->gen[fp->ngen].addr = (uintptr_t)a;
+	fp->gen[fp->ngen++].val = v;
 	return v;
 }
 
@@ -1097,20 +1115,63 @@ lg_u8(struct pf_fp *fp, uintptr_t a)
 	return v;
 }
 
-/* Whether every read of a log still finds its value (see above).  Atomic
- * loads (plain ones on aligned words) because a count of code_gen may be
- * among them. */
-static bool
+/* Whether a read of a log still finds its value (see above): a relaxed
+ * atomic load (a plain one on an aligned word), since another thread may
+ * write the word (when it is not what it was). */
+static inline bool
+read_holds(const struct pf_read *r)
+{
+	return (__atomic_load_n((const uintptr_t *)r->addr, __ATOMIC_RELAXED) &
+	        r->mask) == r->val;
+}
+
+/* Whether every read of a log still finds its value, in order. */
+static inline bool
 log_holds(const struct pf_read *r, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++) {
-		uintptr_t w = __atomic_load_n((const uintptr_t *)r[i].addr,
-		                              __ATOMIC_RELAXED);
+	const struct pf_read *end = r + n;
 
-		if ((w & r[i].mask) != r[i].val)
+	/* Four a turn: a quarter of the loop's own instructions. */
+	for (; end - r >= 4; r += 4)
+		if (!read_holds(&r[0]) || !read_holds(&r[1]) ||
+		    !read_holds(&r[2]) || !read_holds(&r[3]))
 			return false;
-	}
+	for (; r < end; r++)
+		if (!read_holds(r))
+			return false;
 	return true;
+}
+
+/*
+ * Whether the counts a log read still hold (see lg_gen).  A code object
+ * on this thread's frames that took a freed one's place was made after the
+ * free, so after its increments (see code_gen): then code_gen_all differs
+ * from ALL, read before any count, and the counts are compared.
+ */
+static bool
+gens_hold(uint64_t all, const struct pf_gen *g, unsigned n)
+{
+	if (atomic_load_explicit(&code_gen_all, memory_order_acquire) == all)
+		return true;
+	for (unsigned i = 0; i < n; i++)
+		if (atomic_load_explicit((_Atomic uint64_t *)g[i].addr,
+		                         memory_order_acquire) != g[i].val)
+			return false;
+	return true;
+}
+
+/* An empty log, before the first count is read (see lg_gen). */
+static void
+fp_reset(struct pf_fp *fp)
+{
+	if (!fp)
+		return;
+	fp->n = 0;
+	fp->ngen = 0;
+	fp->incomplete = false;
+	fp->python = false;
+	fp->ts = 0;
+	fp->gen_all = atomic_load_explicit(&code_gen_all, memory_order_acquire);
 }
 
 static uintptr_t
@@ -1236,12 +1297,7 @@ splice_walk(const uintptr_t *src, unsigned n, unsigned lead, unsigned max,
 	struct pf_store *s = NULL;
 	int st;
 
-	if (fp) {
-		fp->n = 0;
-		fp->incomplete = false;
-		fp->python = false;
-		fp->ts = 0;
-	}
+	fp_reset(fp);
 	if (!refsan_opts.python_frames || n + lead == 0)
 		return n + lead;
 	st = ensure_resolved(false);
@@ -1300,12 +1356,7 @@ pyframes_splice_fp(uintptr_t *pcs, unsigned n, unsigned max,
 	if (max > sizeof(src) / sizeof(src[0]))
 		max = sizeof(src) / sizeof(src[0]);
 	if (n == 0) {
-		if (fp) {
-			fp->n = 0;
-			fp->incomplete = false;
-			fp->python = false;
-			fp->ts = 0;
-		}
+		fp_reset(fp);
 		return 0;
 	}
 	/* pcs[0] is never the eval loop's (the caller's or the entry's). */
@@ -1333,11 +1384,14 @@ pyframes_splice(uintptr_t *pcs, unsigned n, unsigned max)
 /*
  * Per thread: (native stack stamp, key, tag, thread state, log) -> depot
  * id, so that a Python call site seen before costs reading its log again
- * (about ten words per Python frame, no branch but the loop's) rather
- * than the splice, its frame ids, the copy and the depot's hash.  A set
- * per (stamp, key), four ways for as many Python callers of one native
- * stack.  Thread-local memory, one mapping per thread (about 400 KiB,
- * lazily committed).
+ * (four words per Python frame, and the counts of code_gen only when a
+ * code object was deallocated since) rather than the splice, its frame
+ * ids, the copy and the depot's hash.  The stamp is unwind.c's (a cache
+ * entry's fill) or call_site.c's (a site's: CAPTURE_SITE_STAMP set).  A
+ * set per (stamp, key), four ways for as many Python callers of one
+ * native stack; a caller may keep a hint of the record that answered
+ * last, looked at first.  Thread-local memory, one mapping per thread
+ * (about 450 KiB, lazily committed).
  */
 #define MEMO_SETS 16
 #define MEMO_WAYS 4
@@ -1349,8 +1403,10 @@ struct pf_memo_rec {
 	uintptr_t ts;
 	uint32_t tag;
 	uint32_t id;
-	uint32_t n;
+	uint32_t n, ngen;
+	uint64_t gen_all;
 	struct pf_read r[PF_LOG_READS];
+	struct pf_gen gen[PF_LOG_GENS];
 };
 
 struct pf_memo_table {
@@ -1387,36 +1443,69 @@ memo_set(struct pf_memo_table *t, uint64_t stamp, uintptr_t key,
 	return t->r[*idx];
 }
 
-uint32_t
-pyframes_memo_get(uint64_t stamp, uintptr_t key, uint32_t tag)
+/* Record R answers for (STAMP, KEY, TAG) now (*TS: the thread state, got
+ * at the first record that needs it). */
+static inline bool
+memo_rec_holds(const struct pf_memo_rec *r, uint64_t stamp, uintptr_t key,
+               uint32_t tag, uintptr_t *ts)
+{
+	if (r->stamp != stamp || r->key != key || r->tag != tag)
+		return false;
+	if (!*ts)
+		*ts = (uintptr_t)get_tstate();
+	return r->ts == *ts && log_holds(r->r, r->n) &&
+	       gens_hold(r->gen_all, r->gen, r->ngen);
+}
+
+/* The search of the set, past the hint (HINTED, already looked at). */
+static __attribute__((noinline)) uint32_t
+memo_get_set(uint64_t stamp, uintptr_t key, uint32_t tag, const void **hint,
+             const struct pf_memo_rec *hinted)
 {
 	struct pf_memo_table *t;
 	struct pf_memo_rec *set;
+	const struct pf_memo_rec *r;
 	uintptr_t ts = 0;
-	bool have_ts = false;
 	unsigned idx;
 
-	/* Records are only made once the interpreter was found. */
 	if (atomic_load_explicit(&pf_state, memory_order_acquire) != PF_READY ||
 	    !(t = memo_table()))
 		return 0;
 	set = memo_set(t, stamp, key, &idx);
 	for (unsigned w = 0; w < MEMO_WAYS; w++) {
-		const struct pf_memo_rec *r = &set[w];
-
-		if (r->stamp != stamp || r->key != key || r->tag != tag)
+		r = &set[w];
+		if (r == hinted)
 			continue;
-		if (!have_ts) {
-			ts = (uintptr_t)get_tstate();
-			have_ts = true;
-		}
-		if (r->ts == ts && log_holds(r->r, r->n))
+		if (memo_rec_holds(r, stamp, key, tag, &ts)) {
+			if (hint)
+				*hint = r;
 			return r->id;
+		}
 	}
 	return 0;
 }
 
-void
+uint32_t
+pyframes_memo_get(uint64_t stamp, uintptr_t key, uint32_t tag,
+                  const void **hint)
+{
+	const struct pf_memo_rec *r = hint ? *hint : NULL;
+	uintptr_t ts;
+
+	/* The record that answered last time, first: records are made only
+	 * once the interpreter was found, and never unmapped, so it can be
+	 * read, and the key, the thread state and the log say whether it
+	 * answers now. */
+	if (r && r->stamp == stamp && r->key == key && r->tag == tag) {
+		ts = (uintptr_t)get_tstate();
+		if (r->ts == ts && log_holds(r->r, r->n) &&
+		    gens_hold(r->gen_all, r->gen, r->ngen))
+			return r->id;
+	}
+	return memo_get_set(stamp, key, tag, hint, r);
+}
+
+bool
 pyframes_memo_put(uint64_t stamp, uintptr_t key, uint32_t tag,
                   const struct pf_fp *fp, uint32_t id)
 {
@@ -1426,7 +1515,7 @@ pyframes_memo_put(uint64_t stamp, uintptr_t key, uint32_t tag,
 
 	if (fp->incomplete || !fp->python || !id || !stamp ||
 	    !(t = memo_table()))
-		return;
+		return false;
 	set = memo_set(t, stamp, key, &idx);
 	/* A way of a forgotten stack, else round robin. */
 	for (w = 0; w < MEMO_WAYS && set[w].stamp == stamp; w++)
@@ -1441,9 +1530,13 @@ pyframes_memo_put(uint64_t stamp, uintptr_t key, uint32_t tag,
 	r->tag = tag;
 	r->ts = fp->ts;
 	r->n = fp->n;
+	r->ngen = fp->ngen;
+	r->gen_all = fp->gen_all;
 	r->id = id;
 	memcpy(r->r, fp->r, fp->n * sizeof(fp->r[0]));
+	memcpy(r->gen, fp->gen, fp->ngen * sizeof(fp->gen[0]));
 	r->stamp = stamp;
+	return true;
 }
 
 /* ---- report time -------------------------------------------------------- */

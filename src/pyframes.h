@@ -41,12 +41,21 @@ struct pf_read {
 	uintptr_t mask; /* the bytes read */
 	uintptr_t val;  /* the word, masked */
 };
+/* A count of deallocated code objects read (pyframes.c's code_gen): logged
+ * apart, skipped while no code object was deallocated. */
+#define PF_LOG_GENS 64
+struct pf_gen {
+	uintptr_t addr;
+	uint64_t val;
+};
 struct pf_fp {
-	unsigned n;
+	unsigned n, ngen;
 	bool incomplete; /* longer than PF_LOG_READS, or not to be memoized */
 	bool python;     /* the native frames hold the eval loop's */
 	uintptr_t ts;
+	uint64_t gen_all; /* all deallocations, before the first count */
 	struct pf_read r[PF_LOG_READS];
+	struct pf_gen gen[PF_LOG_GENS];
 };
 
 /* pyframes_splice, whose PCS[0] is never the eval loop's, with the log of
@@ -54,9 +63,13 @@ struct pf_fp {
 unsigned pyframes_splice_fp(uintptr_t *pcs, unsigned n, unsigned max,
 			    struct pf_fp *fp);
 /* A per-thread memo: the depot id stored for (STAMP, KEY, TAG) whose log
- * still holds, or 0.  Reads no more than the splice would. */
-uint32_t pyframes_memo_get(uint64_t stamp, uintptr_t key, uint32_t tag);
-void pyframes_memo_put(uint64_t stamp, uintptr_t key, uint32_t tag,
+ * still holds, or 0.  Reads no more than the splice would.  *HINT (when
+ * HINT is not NULL): the caller's note of the record that answered last,
+ * looked at first, then updated (NULL at first). */
+uint32_t pyframes_memo_get(uint64_t stamp, uintptr_t key, uint32_t tag,
+			   const void **hint);
+/* Whether the record was made (a complete log of a Python stack). */
+bool pyframes_memo_put(uint64_t stamp, uintptr_t key, uint32_t tag,
 		       const struct pf_fp *fp, uint32_t id);
 
 /* A tagged frame's function, file and line; 0, or -1 if unknown. */
