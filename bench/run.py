@@ -602,6 +602,11 @@ def main():
     ap.add_argument("--timeout", type=float, default=300,
                     help="wall seconds after which one run is killed and the tool "
                          "given up on that workload (default 300)")
+    ap.add_argument("--cpu", default="last",
+                    help="CPU the single-threaded workloads run on (every "
+                         "tool, bare included; W4 gets every CPU): a number, "
+                         "'last' (default) or 'none' (free to move). A VM's "
+                         "CPUs differ: unpinned, the same run moves by 2x")
     ap.add_argument("--python", default="/usr/bin/python3")
     ap.add_argument("--json", help="write every run's raw numbers here")
     ap.add_argument("--out", help="write the Markdown tables here too")
@@ -669,6 +674,13 @@ def main():
         if "W2" in names and "W1" not in names:
             wls.insert(0, [w for w in workloads(ctx) if w.name == "W1"][0])
 
+    allowed = os.sched_getaffinity(0)
+    pin = None
+    if a.cpu != "none":
+        pin = max(allowed) if a.cpu == "last" else int(a.cpu)
+        if pin not in allowed:
+            die("--cpu %d: not one of this process's CPUs %s" % (pin, sorted(allowed)))
+
     res = {}
     failures = []
     rev = git_rev()
@@ -676,6 +688,10 @@ def main():
     with tempfile.TemporaryDirectory(prefix="refsan-bench-") as scratch:
         ctx.scratch = scratch
         for w in wls:
+            # Children inherit the affinity: one CPU for a single thread,
+            # all of them for W4's two.
+            os.sched_setaffinity(0, allowed if pin is None or w.name == "W4"
+                                 else {pin})
             tools = [t for t in ctx.tools if t in w.tools]
             res[w.name] = {t: [] for t in tools}
             gave_up = set()
@@ -698,12 +714,16 @@ def main():
                         print("bench: %-4s rep %d/%d %-9s %7.2f s" % (
                             w.name, rep + 1, reps, t, time.monotonic() - t0),
                             file=sys.stderr, flush=True)
+    os.sched_setaffinity(0, allowed)
     elapsed = time.monotonic() - t_start
 
     lines = ["refsan benchmarks (bench/run.py): %d repetitions, %s, refsan %s, "
              "%.0f s in all." % (reps, "scale %g" % a.scale if a.scale != 1 else "full size",
                                  rev, elapsed),
-             "Machine: %s." % machine(), ""]
+             "Machine: %s." % machine(),
+             "Single-threaded workloads pinned to CPU %s (--cpu)." % pin
+             if pin is not None else "Workloads free to move between CPUs (--cpu none).",
+             ""]
     lines += tables(ctx, res, wls)
     if failures:
         lines.append("Failed runs: %d (see stderr)." % len(failures))
@@ -717,7 +737,8 @@ def main():
             json.dump({"reps": reps, "scale": a.scale, "n": ctx.n, "live": ctx.live,
                        "k": ctx.k, "sites": ctx.sites, "per_site": ctx.per_site,
                        "tools": ctx.tools, "python": ctx.python,
-                       "machine": machine(), "refsan": rev, "results": res},
+                       "machine": machine(), "refsan": rev, "cpu": pin,
+                       "results": res},
                       f, indent=1)
     return 1 if failures else 0
 
