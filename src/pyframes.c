@@ -1517,8 +1517,10 @@ pyframes_memo_put(uint64_t stamp, uintptr_t key, uint32_t tag,
 	    !(t = memo_table()))
 		return false;
 	set = memo_set(t, stamp, key, &idx);
-	/* A way of a forgotten stack, else round robin. */
-	for (w = 0; w < MEMO_WAYS && set[w].stamp == stamp; w++)
+	/* An empty way, else round robin (never the first way of another
+	 * stamp: two sites whose records share a set would evict each other
+	 * at every call). */
+	for (w = 0; w < MEMO_WAYS && set[w].stamp; w++)
 		;
 	if (w == MEMO_WAYS) {
 		w = t->victim[idx] % MEMO_WAYS;
