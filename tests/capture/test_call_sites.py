@@ -12,26 +12,18 @@ was used.
     test_call_sites.py SHIM PROG SPEC
 """
 import collections
-import glob
-import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
 SHIM, PROG, SPEC = sys.argv[1:4]
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-import preload as sanitizer_env  # noqa: E402  (tests/preload.py)
+import capture_run  # noqa: E402  (beside this file)
 N = 4000
 
 
-def fail(what, p=None):
-    print("FAIL: " + what)
-    if p is not None:
-        print("--- status %d\n--- stderr\n%s" % (p.returncode, p.stderr[-4000:]))
-    sys.exit(1)
+fail = capture_run.fail
 
 
 def expected(depth):
@@ -53,19 +45,8 @@ def expected(depth):
 
 
 def run(tmp, options):
-    env = dict(os.environ)
-    for k in ("REFSAN_SPEC", "REFSAN_OPTIONS", "LD_PRELOAD"):
-        env.pop(k, None)
-    sanitizer_env.apply(env, SHIM)
-    env["REFSAN_OPTIONS"] = "spec=%s:json_path=%s/r:verbosity=2:%s" % (
-        SPEC, tmp, options)
-    p = subprocess.run([PROG, str(N)], env=env, cwd=tmp, capture_output=True,
-                       text=True, timeout=280)
-    files = glob.glob(os.path.join(tmp, "r.*.json"))
-    if p.returncode != 23 or len(files) != 1:
-        fail("a report of leaks and double releases (status 23, one JSON)", p)
-    with open(files[0]) as f:
-        return json.load(f), p
+    return capture_run.run(SHIM, SPEC, [PROG, str(N)], tmp,
+                           "verbosity=2:" + options)
 
 
 def chain(report, stack):

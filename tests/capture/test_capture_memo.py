@@ -11,17 +11,13 @@ extra site.
     test_capture_memo.py SHIM LIBZOO SPEC BACKEND
 """
 import collections
-import glob
-import json
 import os
-import subprocess
 import sys
 import tempfile
 
 SHIM, LIBZOO, SPEC, BACKEND = sys.argv[1:5]
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-import preload as sanitizer_env  # noqa: E402  (tests/preload.py)
+import capture_run  # noqa: E402  (beside this file)
 PROG = os.path.join(HERE, "capture_memo_prog.py")
 N = 3000
 
@@ -34,28 +30,12 @@ def line_of(marker):
     raise AssertionError(marker)
 
 
-def fail(what, p=None):
-    print("FAIL: " + what)
-    if p is not None:
-        print("--- status %d\n--- stdout\n%s\n--- stderr\n%s" %
-              (p.returncode, p.stdout, p.stderr[-4000:]))
-    sys.exit(1)
+fail = capture_run.fail
 
 
 def run(tmp, options):
-    env = dict(os.environ)
-    for k in ("REFSAN_SPEC", "REFSAN_OPTIONS", "LD_PRELOAD"):
-        env.pop(k, None)
-    sanitizer_env.apply(env, SHIM)
-    env["REFSAN_OPTIONS"] = "spec=%s:json_path=%s/r:%s" % (SPEC, tmp, options)
-    p = subprocess.run(["/usr/bin/python3", PROG, BACKEND, LIBZOO, str(N)],
-                       env=env, cwd=tmp, capture_output=True, text=True,
-                       timeout=280)
-    files = glob.glob(os.path.join(tmp, "r.*.json"))
-    if p.returncode != 23 or len(files) != 1:
-        fail("a leak report (status 23, one JSON report)", p)
-    with open(files[0]) as f:
-        return json.load(f), p
+    return capture_run.run(SHIM, SPEC, ["/usr/bin/python3", PROG, BACKEND,
+                                        LIBZOO, str(N)], tmp, options)
 
 
 def sites(report):
@@ -107,13 +87,7 @@ def expected():
 
 
 def main():
-    if BACKEND == "cffi":
-        try:
-            subprocess.run(["/usr/bin/python3", "-c", "import cffi"],
-                           check=True)
-        except subprocess.CalledProcessError:
-            print("SKIP: python3-cffi is not installed")
-            sys.exit(77)
+    capture_run.require_backend(BACKEND)
     want = expected()
     with tempfile.TemporaryDirectory() as tmp:
         report, p = run(tmp, "")

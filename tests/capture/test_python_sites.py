@@ -13,28 +13,19 @@ full path).
     test_python_sites.py SHIM LIBZOO LIBPYVIA SPEC BACKEND
 """
 import collections
-import glob
-import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
 SHIM, LIBZOO, LIBVIA, SPEC, BACKEND = sys.argv[1:6]
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-import preload as sanitizer_env  # noqa: E402  (tests/preload.py)
+import capture_run  # noqa: E402  (beside this file)
 PROG = os.path.join(HERE, "python_sites_prog.py")
 N = 3000
 
 
-def fail(what, p=None):
-    print("FAIL: " + what)
-    if p is not None:
-        print("--- status %d\n--- stdout\n%s\n--- stderr\n%s" %
-              (p.returncode, p.stdout, p.stderr[-4000:]))
-    sys.exit(1)
+fail = capture_run.fail
 
 
 def expected():
@@ -47,20 +38,9 @@ def expected():
 
 
 def run(tmp, options):
-    env = dict(os.environ)
-    for k in ("REFSAN_SPEC", "REFSAN_OPTIONS", "LD_PRELOAD"):
-        env.pop(k, None)
-    sanitizer_env.apply(env, SHIM)
-    env["REFSAN_OPTIONS"] = "spec=%s:json_path=%s/r:verbosity=2:%s" % (
-        SPEC, tmp, options)
-    p = subprocess.run(["/usr/bin/python3", PROG, BACKEND, LIBZOO, LIBVIA,
-                        str(N)], env=env, cwd=tmp, capture_output=True,
-                       text=True, timeout=280)
-    files = glob.glob(os.path.join(tmp, "r.*.json"))
-    if p.returncode != 23 or len(files) != 1:
-        fail("a leak report (status 23, one JSON report)", p)
-    with open(files[0]) as f:
-        return json.load(f), p
+    return capture_run.run(SHIM, SPEC, ["/usr/bin/python3", PROG, BACKEND,
+                                        LIBZOO, LIBVIA, str(N)], tmp,
+                           "verbosity=2:" + options)
 
 
 def check(options, memo=True):
@@ -94,13 +74,7 @@ def check(options, memo=True):
 
 
 def main():
-    if BACKEND == "cffi":
-        try:
-            subprocess.run(["/usr/bin/python3", "-c", "import cffi"],
-                           check=True)
-        except subprocess.CalledProcessError:
-            print("SKIP: python3-cffi is not installed")
-            sys.exit(77)
+    capture_run.require_backend(BACKEND)
     check("")
     check("stack_depth=64", memo=False)
 
