@@ -206,15 +206,24 @@ prefetch(uintptr_t handle, bool object)
 		handle_table_prefetch(handle);
 }
 
-/* A mismatch only when both sides name families. */
-static void
+static void family_mismatch(const struct ht_info *info,
+			    struct engine_call *c);
+
+/* A mismatch only when both sides name families (the test inline, the
+ * report out of line). */
+static inline void
 check_family(const struct ht_info *info, struct engine_call *c)
+{
+	if (c->site->accept && info->family &&
+	    !(c->site->accept & (1ull << info->family)))
+		family_mismatch(info, c);
+}
+
+static __attribute__((noinline)) void
+family_mismatch(const struct ht_info *info, struct engine_call *c)
 {
 	struct engine_error e;
 
-	if (!c->site->accept || !info->family ||
-	    (c->site->accept & (1ull << info->family)))
-		return;
 	memset(&e, 0, sizeof(e));
 	e.kind = EE_FAMILY_MISMATCH;
 	e.function = c->site->function;
