@@ -208,7 +208,7 @@ count_view(const struct ht_view *v, void *arg)
 	c->refs += v->info.refcount;
 }
 
-START_TEST(one_step_release_parks)
+START_TEST(final_release_stays_dead_in_the_index)
 {
 	struct ht_info info;
 	struct count c = { 0, 0 };
@@ -877,7 +877,7 @@ UNIT_SUITE(handle_table_suite)
 	tcase_add_test(tc, reuse_starts_a_new_life);
 	tcase_add_test(tc, lazy_release_asks_for_the_final_stack_only);
 	tcase_add_test(tc, create_of_live_handle_is_an_acquire);
-	tcase_add_test(tc, one_step_release_parks);
+	tcase_add_test(tc, final_release_stays_dead_in_the_index);
 	tcase_add_test(tc, growth_keeps_everything);
 	tcase_add_test(tc, quarantine_evicts_oldest);
 	tcase_add_test(tc, history_ring);
