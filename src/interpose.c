@@ -167,6 +167,11 @@ struct hook {
 	 * through it is internal, tail calls (`jmp f@plt`, whose return
 	 * address is the outside caller's) included. */
 	bool own;
+	/* The fast way in (tramp_entry): for a rule that reads argument
+	 * FAST_ARGN (< 6) before the call and needs nothing after it, the
+	 * engine's entry for its role; NULL for every other rule. */
+	unsigned char fast_argn;
+	bool (*fast)(uintptr_t handle, struct engine_call *c);
 	const struct spec_rule *rule;
 	const char *name; /* copy of the exported name */
 	/* What the engine reads of the rule at every call. */
@@ -197,6 +202,10 @@ _Static_assert(offsetof(struct hook, lo) == HOOK_LO, "tramp_layout.h");
 _Static_assert(offsetof(struct hook, hi) == HOOK_HI, "tramp_layout.h");
 _Static_assert(offsetof(struct hook, gen) == HOOK_GEN, "tramp_layout.h");
 _Static_assert(offsetof(struct hook, own) == HOOK_OWN, "tramp_layout.h");
+_Static_assert(offsetof(struct hook, fast_argn) == HOOK_FAST_ARGN,
+               "tramp_layout.h");
+_Static_assert(offsetof(struct hook, fast) == HOOK_FAST, "tramp_layout.h");
+_Static_assert(offsetof(struct hook, site) == HOOK_SITE, "tramp_layout.h");
 _Static_assert(sizeof(struct shadow_ent) == SHADOW_ENT_SIZE, "tramp_layout.h");
 _Static_assert(offsetof(struct shadow_ent, slot) == SE_SLOT, "tramp_layout.h");
 _Static_assert(offsetof(struct shadow_ent, orig) == SE_ORIG, "tramp_layout.h");
@@ -250,8 +259,9 @@ __thread struct shadow_ent *shadow
         __attribute__((tls_model("initial-exec")));
 __thread unsigned shadow_depth __attribute__((tls_model("initial-exec")));
 /* &errno, which every hook saves and restores: glibc's errno is a call
- * through the PLT (__errno_location), its address fixed per thread. */
-static __thread int *errno_at __attribute__((tls_model("initial-exec")));
+ * through the PLT (__errno_location), its address fixed per thread.  Not
+ * static: tramp_entry's fast path uses it once it is set. */
+__thread int *errno_at __attribute__((tls_model("initial-exec")));
 
 static inline int *
 my_errno(void)
@@ -771,6 +781,39 @@ recycle_pick(const struct spec_rule *r, const char *name, bool own, unsigned n,
 
 static uint32_t capture_hook(struct engine_call *c);
 
+/* An acquire as tramp_entry's fast path calls it: forward the call. */
+static bool
+acquire_fast(uintptr_t handle, struct engine_call *c)
+{
+	engine_acquire(handle, c);
+	return true;
+}
+
+/*
+ * The engine's entry that tramp_entry calls itself, without
+ * interpose_enter(), for a rule that reads a register argument before the
+ * call and needs nothing after it (an acquire, a use, a release with no
+ * condition): the common add_ref/release/use.  Its return says whether
+ * the real function runs.  NULL for every other rule.
+ */
+static bool (*fast_entry(const struct spec_rule *r))(uintptr_t,
+                                                     struct engine_call *)
+{
+	if (rule_needs_leave(r) || r->pos != POS_ARG || r->argn < 0 ||
+	    r->argn >= 6)
+		return NULL;
+	switch (r->role) {
+	case ROLE_ACQUIRE:
+		return acquire_fast;
+	case ROLE_USE:
+		return engine_use;
+	case ROLE_RELEASE:
+		return engine_release;
+	default:
+		return NULL;
+	}
+}
+
 static void
 hook_fill(unsigned i, uintptr_t real, const struct dso *d,
           const struct spec_rule *r, const char *name, bool own, unsigned n)
@@ -790,6 +833,8 @@ hook_fill(unsigned i, uintptr_t real, const struct dso *d,
 	hooks[i].site.capture = capture_hook;
 	hooks[i].site.capture_arg = &hooks[i];
 	hooks[i].own = own;
+	hooks[i].fast = fast_entry(r);
+	hooks[i].fast_argn = hooks[i].fast ? (unsigned char)r->argn : 0;
 	hooks[i].retired = false;
 	/* Last: the stub's way in, which reads the fields above. */
 	__atomic_store_n(&tramp_targets[i],
@@ -977,6 +1022,15 @@ struct hook_call {
 	struct engine_call c; /* first: capture_hook gets &c */
 	const uintptr_t *ra_slot;
 };
+/* tramp_entry's fast path builds one on its stack. */
+_Static_assert(sizeof(struct hook_call) == HC_SIZE, "tramp_layout.h");
+_Static_assert(offsetof(struct hook_call, c.site) == HC_SITE, "tramp_layout.h");
+_Static_assert(offsetof(struct hook_call, c.internal) == HC_INTERNAL,
+               "tramp_layout.h");
+_Static_assert(offsetof(struct hook_call, c.stack) == HC_STACK,
+               "tramp_layout.h");
+_Static_assert(offsetof(struct hook_call, ra_slot) == HC_RA_SLOT,
+               "tramp_layout.h");
 
 /*
  * The stack of a hooked call: frame #0 is the hooked function's own entry

@@ -1,7 +1,8 @@
 /*
- * tramp_layout.h (x86-64): where tramp_entry_ret finds what it
- * reads and writes in C structures: a hook (struct hook, interpose.c) and
- * a shadow stack entry (struct shadow_ent).  Included by trampoline.S and
+ * tramp_layout.h (x86-64): where tramp_entry_ret and tramp_entry's fast
+ * path find what they read and write in C structures: a hook (struct
+ * hook, interpose.c), a shadow stack entry (struct shadow_ent) and a
+ * hooked call (struct hook_call).  Included by trampoline.S and
  * by interpose.c, which checks every offset against the structures at
  * compile time, so the two cannot drift apart.
  */
@@ -9,12 +10,22 @@
 #define REFSAN_TRAMP_LAYOUT_H
 
 /* struct hook */
-#define HOOK_SIZE 112       /* sizeof */
+#define HOOK_SIZE 120       /* sizeof */
 #define HOOK_REAL 0         /* uintptr_t: the function's entry */
 #define HOOK_LO 8           /* uintptr_t: its library's text */
 #define HOOK_HI 16
 #define HOOK_GEN 24         /* _Atomic unsigned */
 #define HOOK_OWN 28         /* bool */
+#define HOOK_FAST_ARGN 29   /* unsigned char */
+#define HOOK_FAST 32        /* bool (*)(uintptr_t, struct engine_call *) */
+#define HOOK_SITE 56        /* struct engine_site */
+
+/* struct hook_call: struct engine_call, then the return address slot */
+#define HC_SIZE 24
+#define HC_SITE 0           /* const struct engine_site * */
+#define HC_INTERNAL 8       /* bool */
+#define HC_STACK 12         /* uint32_t */
+#define HC_RA_SLOT 16       /* const uintptr_t * */
 
 /* struct shadow_ent */
 #define SHADOW_ENT_SIZE 80

@@ -21,6 +21,13 @@
  * above the stub's frame, so the stub is an ordinary frame (CFI below) for
  * an unwinder running inside the hook, and returns through it.
  *
+ * A hook whose rule reads a register argument before the call and needs
+ * nothing after it (add_ref, release, use: the hook's `fast` names the
+ * engine's entry for its role) is done by tramp_entry itself once the
+ * registers are saved: it takes the guard, saves errno, builds the
+ * struct hook_call and calls that entry, with no interpose_enter() and
+ * nothing decided twice; anything unusual takes interpose_enter().
+ *
  * A hook whose rule reads only the return value (a create returning its
  * handle) needs nothing before the call but the hijack.  Its stub enters
  * by tramp_entry_ret, which does that itself when nothing is unusual (refsan ready, not
@@ -48,6 +55,7 @@ tramp_text_start:
 	.hidden	hooks
 	.hidden	refsan_state
 	.hidden	refsan_active
+	.hidden	errno_at
 
 /* Saved register block: matches struct tramp_regs in tramp_arch.h. */
 #define R_RDI	0
@@ -60,7 +68,12 @@ tramp_text_start:
 #define R_R10	56
 #define R_R11	64
 #define R_XMM	80
-#define R_SIZE	208
+/* Beyond struct tramp_regs, for the fast path: the struct hook_call it
+ * passes, the caller's errno, and the call's target. */
+#define R_HC	208
+#define R_ERRNO	232
+#define R_TARGET 240
+#define R_SIZE	256
 
 /* tramp_entry_ret's five scratch registers, pushed in the other order. */
 	.macro	POP_SCRATCH
@@ -182,11 +195,76 @@ tramp_entry:
 	movdqa	%xmm5, R_XMM+5*16(%rsp)
 	movdqa	%xmm6, R_XMM+6*16(%rsp)
 	movdqa	%xmm7, R_XMM+7*16(%rsp)
+	/* The fast path: a rule whose hook names an engine entry (an
+	 * acquire, use or unconditional release of a register argument)
+	 * and nothing unusual (refsan ready, not inside it, errno's address
+	 * known, not tail-called by a hijacked function) calls the engine
+	 * itself, as interpose_enter() would. */
+	imulq	$HOOK_SIZE, %r11, %rax
+	leaq	hooks(%rip), %rcx
+	addq	%rcx, %rax		/* rax = &hooks[idx] */
+	movq	HOOK_FAST(%rax), %r8	/* read once: a reused stub may change it */
+	testq	%r8, %r8
+	jz	.Lgeneric
+	cmpl	$TRAMP_INIT_READY, refsan_state(%rip)
+	jne	.Lgeneric
+	cmpb	$0, refsan_active(%rip)
+	je	.Lgeneric
+	movq	8(%rbp), %rsi		/* rsi = the return address */
+	leaq	tramp_exit(%rip), %rcx
+	cmpq	%rcx, %rsi
+	je	.Lgeneric
+	movq	errno_at@gottpoff(%rip), %rcx
+	movq	%fs:(%rcx), %rcx	/* rcx = &errno, once set */
+	testq	%rcx, %rcx
+	jz	.Lgeneric
+	movq	refsan_in_shim@gottpoff(%rip), %rdx
+	cmpl	$0, %fs:(%rdx)
+	jne	.Lgeneric		/* inside refsan: interpose_enter forwards */
+	movl	$1, %fs:(%rdx)		/* the guard */
+	movl	(%rcx), %ecx
+	movl	%ecx, R_ERRNO(%rsp)
+	movq	HOOK_REAL(%rax), %rcx
+	movq	%rcx, R_TARGET(%rsp)
+	movzbl	HOOK_FAST_ARGN(%rax), %ecx
+	movq	R_RDI(%rsp,%rcx,8), %rdi /* the handle: argument N */
+	testq	%rdi, %rdi
+	jz	.Lfast_out		/* NULL: nothing to track */
+	/* internal: through the library's own GOT, or called from it */
+	movzbl	HOOK_OWN(%rax), %edx
+	cmpq	HOOK_LO(%rax), %rsi
+	jb	2f
+	cmpq	HOOK_HI(%rax), %rsi
+	jae	2f
+	movl	$1, %edx
+2:	leaq	HOOK_SITE(%rax), %rcx
+	movq	%rcx, R_HC+HC_SITE(%rsp)
+	movb	%dl, R_HC+HC_INTERNAL(%rsp)
+	movl	$0, R_HC+HC_STACK(%rsp)
+	leaq	8(%rbp), %rcx
+	movq	%rcx, R_HC+HC_RA_SLOT(%rsp)
+	leaq	R_HC(%rsp), %rsi
+	call	*%r8
+	testb	%al, %al
+	jnz	.Lfast_out
+	movq	$0, R_TARGET(%rsp)	/* not forwarded: return 0 */
+.Lfast_out:
+	movq	errno_at@gottpoff(%rip), %rcx
+	movq	%fs:(%rcx), %rcx
+	movl	R_ERRNO(%rsp), %edx
+	movl	%edx, (%rcx)
+	movq	refsan_in_shim@gottpoff(%rip), %rcx
+	movl	$0, %fs:(%rcx)
+	movq	R_TARGET(%rsp), %rax
+	xorl	%edx, %edx		/* a plain jump to it */
+	jmp	.Lrestore
+.Lgeneric:
 	movq	%rsp, %rdi		/* regs */
 	movl	%r11d, %esi		/* idx */
 	leaq	8(%rbp), %rdx		/* ra_slot */
 	leaq	16(%rbp), %rcx		/* stack_args */
 	call	interpose_enter
+.Lrestore:
 	movq	%rax, %r11		/* target, or 0 to skip */
 	movq	%rdx, R_R11(%rsp)	/* 1: enter it by tramp_call */
 	movq	R_RDI(%rsp), %rdi
