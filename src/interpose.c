@@ -172,6 +172,9 @@ struct hook {
 	 * engine's entry for its role; NULL for every other rule. */
 	unsigned char fast_argn;
 	bool (*fast)(uintptr_t handle, struct engine_call *c);
+	/* The same for tramp_exit: a rule whose handle is the return value,
+	 * with no condition on it (a create). */
+	bool (*leave_fast)(uintptr_t handle, struct engine_call *c);
 	const struct spec_rule *rule;
 	const char *name; /* copy of the exported name */
 	/* What the engine reads of the rule at every call. */
@@ -205,6 +208,8 @@ _Static_assert(offsetof(struct hook, own) == HOOK_OWN, "tramp_layout.h");
 _Static_assert(offsetof(struct hook, fast_argn) == HOOK_FAST_ARGN,
                "tramp_layout.h");
 _Static_assert(offsetof(struct hook, fast) == HOOK_FAST, "tramp_layout.h");
+_Static_assert(offsetof(struct hook, leave_fast) == HOOK_LEAVE_FAST,
+               "tramp_layout.h");
 _Static_assert(offsetof(struct hook, site) == HOOK_SITE, "tramp_layout.h");
 _Static_assert(sizeof(struct shadow_ent) == SHADOW_ENT_SIZE, "tramp_layout.h");
 _Static_assert(offsetof(struct shadow_ent, slot) == SE_SLOT, "tramp_layout.h");
@@ -814,6 +819,34 @@ static bool (*fast_entry(const struct spec_rule *r))(uintptr_t,
 	}
 }
 
+/* A create as tramp_exit's fast path calls it. */
+static bool
+create_fast(uintptr_t handle, struct engine_call *c)
+{
+	engine_create(handle, c);
+	return true;
+}
+
+/*
+ * The engine's entry that tramp_exit calls itself, without
+ * interpose_leave(), for a rule whose handle is the return value with no
+ * condition on it: the common create.  NULL for every other rule.
+ */
+static bool (*leave_fast_entry(const struct spec_rule *r))(
+        uintptr_t, struct engine_call *)
+{
+	if (r->pos != POS_RET || r->cond != COND_NONE)
+		return NULL;
+	switch (r->role) {
+	case ROLE_CREATE:
+		return create_fast;
+	case ROLE_ACQUIRE:
+		return acquire_fast;
+	default:
+		return NULL;
+	}
+}
+
 static void
 hook_fill(unsigned i, uintptr_t real, const struct dso *d,
           const struct spec_rule *r, const char *name, bool own, unsigned n)
@@ -835,6 +868,7 @@ hook_fill(unsigned i, uintptr_t real, const struct dso *d,
 	hooks[i].own = own;
 	hooks[i].fast = fast_entry(r);
 	hooks[i].fast_argn = hooks[i].fast ? (unsigned char)r->argn : 0;
+	hooks[i].leave_fast = leave_fast_entry(r);
 	hooks[i].retired = false;
 	/* Last: the stub's way in, which reads the fields above. */
 	__atomic_store_n(&tramp_targets[i],

@@ -285,6 +285,13 @@ def abi_case(which, tmp):
           "identical results with and without refsan:\n--- bare\n%s" %
           bare.stdout, p)
     check("errno kept" in p.stdout, "errno survives the hooks", p)
+    if which == "tracked":
+        # the engine ran inside the calls (the first round's warnings)
+        for f in ("zoo_mix", "zoo_pair", "zoo_dpair", "zoo_big",
+                  "zoo_ldouble", "zoo_varsum", "zoo_pick8", "zoo_recurse"):
+            check(re.search(r"warning: %s of handle 0x[0-9a-f]+ that refsan "
+                            r"never saw created" % f, p.stderr),
+                  "%s reached the engine" % f, p)
 
 
 def py_case(backend, mode, tmp):

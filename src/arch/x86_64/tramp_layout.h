@@ -10,7 +10,7 @@
 #define REFSAN_TRAMP_LAYOUT_H
 
 /* struct hook */
-#define HOOK_SIZE 120       /* sizeof */
+#define HOOK_SIZE 128       /* sizeof */
 #define HOOK_REAL 0         /* uintptr_t: the function's entry */
 #define HOOK_LO 8           /* uintptr_t: its library's text */
 #define HOOK_HI 16
@@ -18,7 +18,8 @@
 #define HOOK_OWN 28         /* bool */
 #define HOOK_FAST_ARGN 29   /* unsigned char */
 #define HOOK_FAST 32        /* bool (*)(uintptr_t, struct engine_call *) */
-#define HOOK_SITE 56        /* struct engine_site */
+#define HOOK_LEAVE_FAST 40  /* the same, for tramp_exit */
+#define HOOK_SITE 64        /* struct engine_site */
 
 /* struct hook_call: struct engine_call, then the return address slot */
 #define HC_SIZE 24

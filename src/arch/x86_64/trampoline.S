@@ -28,6 +28,11 @@
  * struct hook_call and calls that entry, with no interpose_enter() and
  * nothing decided twice; anything unusual takes interpose_enter().
  *
+ * tramp_exit does the same for a rule whose handle is the return value
+ * with no condition on it (a create: the hook's `leave_fast`) when the
+ * shadow entry on top is the call's own: it pops it, return address back
+ * first, and calls the engine; anything else takes interpose_leave().
+ *
  * A hook whose rule reads only the return value (a create returning its
  * handle) needs nothing before the call but the hijack.  Its stub enters
  * by tramp_entry_ret, which does that itself when nothing is unusual (refsan ready, not
@@ -321,7 +326,10 @@ tramp_entry:
 #define X_RDX	8
 #define X_XMM0	16
 #define X_XMM1	32
-#define X_SIZE	48
+/* Beyond struct tramp_retregs, for the fast path. */
+#define X_HC	48
+#define X_ERRNO	72
+#define X_SIZE	80
 
 	.p2align 4
 	.type	tramp_exit_fde, @function
@@ -349,10 +357,77 @@ tramp_exit:
 	movq	%rdx, X_RDX(%rsp)
 	movdqa	%xmm0, X_XMM0(%rsp)
 	movdqa	%xmm1, X_XMM1(%rsp)
+	/* The fast path: the entry on top of the shadow stack is this
+	 * call's, its hook names an engine entry for the return value (a
+	 * create), the stub was not reused meanwhile, and nothing is
+	 * unusual: pop the entry as interpose_leave() would (return address
+	 * back first), then call that entry. */
+	movq	shadow_depth@gottpoff(%rip), %rcx
+	movl	%fs:(%rcx), %edx	/* rdx = the depth */
+	testl	%edx, %edx
+	jz	.Lx_generic
+	subl	$1, %edx
+	movq	shadow@gottpoff(%rip), %rcx
+	imulq	$SHADOW_ENT_SIZE, %rdx, %rdi
+	addq	%fs:(%rcx), %rdi	/* rdi = the entry on top */
+	leaq	8(%rbp), %rsi		/* rsi = ra_slot */
+	cmpq	%rsi, SE_SLOT(%rdi)
+	jne	.Lx_generic		/* left by a longjmp, or not ours */
+	cmpb	$0, SE_RELEASED(%rdi)
+	jne	.Lx_generic
+	movl	SE_IDX(%rdi), %eax
+	imulq	$HOOK_SIZE, %rax, %rax
+	leaq	hooks(%rip), %rcx
+	addq	%rcx, %rax		/* rax = its hook */
+	movq	HOOK_LEAVE_FAST(%rax), %r8 /* read once */
+	testq	%r8, %r8
+	jz	.Lx_generic
+	movl	HOOK_GEN(%rax), %ecx
+	cmpl	%ecx, SE_GEN(%rdi)
+	jne	.Lx_generic		/* the stub was reused */
+	cmpl	$TRAMP_INIT_READY, refsan_state(%rip)
+	jne	.Lx_generic
+	movq	errno_at@gottpoff(%rip), %rcx
+	cmpq	$0, %fs:(%rcx)
+	je	.Lx_generic
+	movq	refsan_in_shim@gottpoff(%rip), %rcx
+	cmpl	$0, %fs:(%rcx)
+	jne	.Lx_generic
+	/* Pop: the return address back, then the depth. */
+	movq	SE_ORIG(%rdi), %rcx
+	movq	%rcx, (%rsi)
+	movzbl	SE_INTERNAL(%rdi), %r9d
+	movq	shadow_depth@gottpoff(%rip), %rcx
+	movl	%edx, %fs:(%rcx)
+	movq	X_RAX(%rsp), %rdi	/* the handle */
+	testq	%rdi, %rdi
+	jz	.Lx_out
+	movq	refsan_in_shim@gottpoff(%rip), %rcx
+	movl	$1, %fs:(%rcx)		/* the guard */
+	movq	errno_at@gottpoff(%rip), %rcx
+	movq	%fs:(%rcx), %rcx
+	movl	(%rcx), %ecx
+	movl	%ecx, X_ERRNO(%rsp)
+	leaq	HOOK_SITE(%rax), %rcx
+	movq	%rcx, X_HC+HC_SITE(%rsp)
+	movb	%r9b, X_HC+HC_INTERNAL(%rsp)
+	movl	$0, X_HC+HC_STACK(%rsp)
+	movq	%rsi, X_HC+HC_RA_SLOT(%rsp)
+	leaq	X_HC(%rsp), %rsi
+	call	*%r8
+	movq	errno_at@gottpoff(%rip), %rcx
+	movq	%fs:(%rcx), %rcx
+	movl	X_ERRNO(%rsp), %edx
+	movl	%edx, (%rcx)
+	movq	refsan_in_shim@gottpoff(%rip), %rcx
+	movl	$0, %fs:(%rcx)
+	jmp	.Lx_out
+.Lx_generic:
 	movq	%rsp, %rdi		/* regs */
 	leaq	8(%rbp), %rsi		/* ra_slot */
 	call	interpose_leave		/* puts the return address back
 					 * first: a normal frame from there */
+.Lx_out:
 	movq	X_RAX(%rsp), %rax
 	movq	X_RDX(%rsp), %rdx
 	movdqa	X_XMM0(%rsp), %xmm0
