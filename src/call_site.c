@@ -56,15 +56,21 @@
 #define SITE_FRAMES 32    /* kept frames memoized at most */
 #define SITE_THREADS 1024 /* threads with a table; later ones go without */
 
+/*
+ * A site's frames: frame I's return address f[I].pc, read from f[I].slot
+ * (f[0]: RA_SLOT itself, the caller's return address).  The slots are
+ * absolute: RA_SLOT is part of the key, so they are the frames' slots
+ * whenever the key matches, and a check costs a load of the slot's
+ * address, a load of the slot, an exclusive or and an or (site_hit).
+ */
 struct site {
 	const uintptr_t *ra_slot; /* NULL: empty */
 	uintptr_t entry;
-	uint32_t tid, epoch, id;    /* id 0: a Python caller's site */
-	uint32_t n;                 /* frames checked; 0: not memoized */
-	uint64_t stamp;             /* a Python caller's: see learn() */
-	const void *hint;           /* its memo record that answered last */
-	int32_t off[SITE_FRAMES];   /* frame I's slot - RA_SLOT, in words */
-	uintptr_t pcs[SITE_FRAMES]; /* frame 0: the caller's return address */
+	uint32_t tid, epoch, id; /* id 0: a Python caller's site */
+	uint32_t n;              /* frames memoized; 0: not memoized */
+	uint64_t stamp;          /* a Python caller's: see learn() */
+	const void *hint;        /* its memo record that answered last */
+	struct capture_frame f[SITE_FRAMES];
 };
 
 struct thread_sites {
@@ -128,30 +134,42 @@ set_of(uintptr_t entry, const uintptr_t *ra_slot, uintptr_t ra)
 	return (unsigned)((k * 0x9e3779b97f4a7c15ull) >> 59) & (SITE_SETS - 1);
 }
 
-/* Way S answers for this call: the key, then every kept frame's slot
- * (branch-free: a hit reads them all anyway; two a turn, for the 20 and
- * more frames of a Python caller's stack). */
+/* Way S answers for this call: the key, then every kept frame's slot,
+ * branch-free (a hit reads them all anyway) and unrolled: a jump into the
+ * run of checks at frame n - 1, falling through to frame 1, for the 20
+ * and more frames of a Python caller's stack. */
+#define SITE_CHECK(i)                                                      \
+	case (i) + 1:                                                      \
+		d |= *s->f[i].slot ^ s->f[i].pc;                           \
+		__attribute__((fallthrough));
 static inline bool
 site_hit(const struct site *s, uintptr_t entry, const uintptr_t *ra_slot,
          uintptr_t ra)
 {
-	uintptr_t d0 = 0, d1 = 0;
-	unsigned i, n;
+	uintptr_t d = 0;
 
-	if (s->ra_slot != ra_slot || s->pcs[0] != ra || s->entry != entry ||
+	if (s->ra_slot != ra_slot || s->f[0].pc != ra || s->entry != entry ||
 	    s->tid != (uint32_t)engine_tid_cache || s->epoch != depot_epoch)
 		return false;
-	for (i = 1, n = s->n; i + 1 < n; i += 2) {
-		d0 |= ra_slot[s->off[i]] ^ s->pcs[i];
-		d1 |= ra_slot[s->off[i + 1]] ^ s->pcs[i + 1];
+	_Static_assert(SITE_FRAMES == 32, "one SITE_CHECK per frame");
+	switch (s->n) {
+		SITE_CHECK(31) SITE_CHECK(30) SITE_CHECK(29) SITE_CHECK(28)
+		SITE_CHECK(27) SITE_CHECK(26) SITE_CHECK(25) SITE_CHECK(24)
+		SITE_CHECK(23) SITE_CHECK(22) SITE_CHECK(21) SITE_CHECK(20)
+		SITE_CHECK(19) SITE_CHECK(18) SITE_CHECK(17) SITE_CHECK(16)
+		SITE_CHECK(15) SITE_CHECK(14) SITE_CHECK(13) SITE_CHECK(12)
+		SITE_CHECK(11) SITE_CHECK(10) SITE_CHECK(9) SITE_CHECK(8)
+		SITE_CHECK(7) SITE_CHECK(6) SITE_CHECK(5) SITE_CHECK(4)
+		SITE_CHECK(3) SITE_CHECK(2) SITE_CHECK(1)
+	default: /* n is 0 or 1: frame 0 is the key's */
+		break;
 	}
-	if (i < n)
-		d0 |= ra_slot[s->off[i]] ^ s->pcs[i];
-	return !(d0 | d1);
+	return !d;
 }
+#undef SITE_CHECK
 
 /* Frames I..I+M of the last capture (read at SP + SLOTS[]) as the
- * site's: their slots from RA_SLOT, in words. */
+ * site's, from RA_SLOT up. */
 static bool
 take_frames(struct site *s, uintptr_t sp, const int32_t *slots,
             const uintptr_t *pcs, unsigned i, unsigned m,
@@ -162,13 +180,12 @@ take_frames(struct site *s, uintptr_t sp, const int32_t *slots,
 	if (m == 0 || m > SITE_FRAMES)
 		return false;
 	for (k = 0; k < m; k++) {
-		intptr_t d = (intptr_t)(sp + (uintptr_t)(intptr_t)slots[i + k] -
-		                        (uintptr_t)ra_slot);
+		uintptr_t a = sp + (uintptr_t)(intptr_t)slots[i + k];
 
-		if ((d & 7) || d < 0 || d / 8 > INT32_MAX)
+		if ((a & 7) || a < (uintptr_t)ra_slot)
 			return false;
-		s->off[k] = (int32_t)(d / 8);
-		s->pcs[k] = pcs[i + k];
+		s->f[k].slot = (const uintptr_t *)a;
+		s->f[k].pc = pcs[i + k];
 	}
 	return true;
 }
@@ -220,7 +237,8 @@ learn(struct thread_sites *t, struct site *s, uintptr_t entry,
 			s->hint = NULL;
 			s->n = m;
 		}
-		s->pcs[0] = *ra_slot;
+		s->f[0].slot = ra_slot;
+		s->f[0].pc = *ra_slot;
 		s->entry = entry;
 		s->tid = tid;
 		s->epoch = epoch;
@@ -284,26 +302,41 @@ python_site_miss(const struct site *s, uintptr_t entry,
 		return capture_hooked(entry, tramp_lo, tramp_hi);
 	cs.ra_slot = ra_slot;
 	cs.n = s->n;
-	cs.off = s->off;
-	cs.pcs = s->pcs;
+	cs.f = s->f;
 	cs.stamp = s->stamp;
 	return capture_hooked_site(entry, tramp_lo, tramp_hi, &cs);
 }
 
+/* A Python caller's site whose native frames hold, and whose last
+ * record in the memo does not answer: the others, else the full path. */
+static __attribute__((noinline)) uint32_t
+python_site_search(struct thread_sites *t, struct site *s, uintptr_t entry,
+                   const uintptr_t *ra_slot)
+{
+	uint32_t id;
+
+	if (s->n && (id = pyframes_memo_search(s->stamp, entry, s->tid,
+	                                       &s->hint))) {
+		__atomic_store_n(&t->hits, t->hits + 1, __ATOMIC_RELAXED);
+		return id;
+	}
+	return python_site_miss(s, entry, ra_slot);
+}
+
 /* A Python caller's site whose native frames hold: the memo of its Python
- * stacks. */
+ * stacks, the record that answered last first. */
 static __attribute__((noinline)) uint32_t
 python_site(struct thread_sites *t, struct site *s, uintptr_t entry,
             const uintptr_t *ra_slot)
 {
 	uint32_t id;
 
-	if (s->n && (id = pyframes_memo_get(s->stamp, entry, s->tid,
-	                                    &s->hint))) {
+	if (s->n && (id = pyframes_memo_hinted(s->hint, s->stamp, entry,
+	                                       s->tid))) {
 		__atomic_store_n(&t->hits, t->hits + 1, __ATOMIC_RELAXED);
 		return id;
 	}
-	return python_site_miss(s, entry, ra_slot);
+	return python_site_search(t, s, entry, ra_slot);
 }
 
 uint32_t

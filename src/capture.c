@@ -82,18 +82,18 @@ static bool
 site_matches(const struct capture_site *site, const uintptr_t *src,
              unsigned i, unsigned copied)
 {
-	uintptr_t sp, ra = (uintptr_t)site->ra_slot;
 	const int32_t *slots;
 	const uintptr_t *pcs;
+	uintptr_t sp;
 	unsigned n, k;
 
 	if (copied != site->n || !unwind_last_frames(&sp, &slots, &pcs, &n) ||
 	    i + copied > n)
 		return false;
 	for (k = 0; k < copied; k++)
-		if (src[i + k] != site->pcs[k] ||
+		if (src[i + k] != site->f[k].pc ||
 		    sp + (uintptr_t)(intptr_t)slots[i + k] !=
-		            ra + (uintptr_t)(intptr_t)site->off[k] * 8)
+		            (uintptr_t)site->f[k].slot)
 			return false;
 	return true;
 }

@@ -22,16 +22,20 @@ uint32_t capture_hooked(uintptr_t entry, uintptr_t tramp_lo,
 /*
  * A call site of call_site.c whose caller is Python code: the slot above
  * the trampoline (RA_SLOT), the native frames from it that the stack is
- * made of (N of them: frame I's return address PCS[I], read from RA_SLOT +
- * OFF[I] words), and the key of its stacks in pyframes.c's memo (STAMP:
- * CAPTURE_SITE_STAMP set, so never one of unwind.c's).
+ * made of (N of them: frame I's return address F[I].pc, read from
+ * F[I].slot; F[0].slot is RA_SLOT), and the key of its stacks in
+ * pyframes.c's memo (STAMP: CAPTURE_SITE_STAMP set, so never one of
+ * unwind.c's).
  */
 #define CAPTURE_SITE_STAMP ((uint64_t)1 << 63)
+struct capture_frame {
+	const uintptr_t *slot;
+	uintptr_t pc;
+};
 struct capture_site {
 	const uintptr_t *ra_slot;
 	unsigned n;
-	const int32_t *off;
-	const uintptr_t *pcs;
+	const struct capture_frame *f;
 	uint64_t stamp;
 };
 

@@ -1129,10 +1129,10 @@ read_holds(const struct pf_read *r)
 static inline bool
 log_holds(const struct pf_read *r, unsigned n)
 {
-	const struct pf_read *end = r + n;
+	const struct pf_read *end = r + n, *end4 = r + (n & ~3u);
 
 	/* Four a turn: a quarter of the loop's own instructions. */
-	for (; end - r >= 4; r += 4)
+	for (; r < end4; r += 4)
 		if (!read_holds(&r[0]) || !read_holds(&r[1]) ||
 		    !read_holds(&r[2]) || !read_holds(&r[3]))
 			return false;
@@ -1443,14 +1443,11 @@ memo_set(struct pf_memo_table *t, uint64_t stamp, uintptr_t key,
 	return t->r[*idx];
 }
 
-/* Record R answers for (STAMP, KEY, TAG) now (*TS: the thread state, got
- * at the first record that needs it). */
-static inline bool
-memo_rec_holds(const struct pf_memo_rec *r, uint64_t stamp, uintptr_t key,
-               uint32_t tag, uintptr_t *ts)
+/* Record R, whose key is the caller's, answers now: the thread state
+ * (TS, or got here when 0), the log, the counts. */
+static inline __attribute__((always_inline)) bool
+memo_rec_answers(const struct pf_memo_rec *r, uintptr_t *ts)
 {
-	if (r->stamp != stamp || r->key != key || r->tag != tag)
-		return false;
 	if (!*ts)
 		*ts = (uintptr_t)get_tstate();
 	return r->ts == *ts && log_holds(r->r, r->n) &&
@@ -1474,9 +1471,10 @@ memo_get_set(uint64_t stamp, uintptr_t key, uint32_t tag, const void **hint,
 	set = memo_set(t, stamp, key, &idx);
 	for (unsigned w = 0; w < MEMO_WAYS; w++) {
 		r = &set[w];
-		if (r == hinted)
+		if (r == hinted || r->stamp != stamp || r->key != key ||
+		    r->tag != tag)
 			continue;
-		if (memo_rec_holds(r, stamp, key, tag, &ts)) {
+		if (memo_rec_answers(r, &ts)) {
 			if (hint)
 				*hint = r;
 			return r->id;
@@ -1485,24 +1483,41 @@ memo_get_set(uint64_t stamp, uintptr_t key, uint32_t tag, const void **hint,
 	return 0;
 }
 
+/*
+ * The record that answered last time (HINT), alone: records are made only
+ * once the interpreter was found, and never unmapped, so it can be read,
+ * and the key, the thread state and the log say whether it answers now.
+ * Apart from the search of the set, and with only the record live across
+ * the call for the thread state, for the hot path of a call site.
+ */
+uint32_t
+pyframes_memo_hinted(const void *hint, uint64_t stamp, uintptr_t key,
+                     uint32_t tag)
+{
+	const struct pf_memo_rec *r = hint;
+	uintptr_t ts = 0;
+
+	if (!r || r->stamp != stamp || r->key != key || r->tag != tag ||
+	    !memo_rec_answers(r, &ts))
+		return 0;
+	return r->id;
+}
+
+uint32_t
+pyframes_memo_search(uint64_t stamp, uintptr_t key, uint32_t tag,
+                     const void **hint)
+{
+	return memo_get_set(stamp, key, tag, hint, *hint);
+}
+
 uint32_t
 pyframes_memo_get(uint64_t stamp, uintptr_t key, uint32_t tag,
                   const void **hint)
 {
-	const struct pf_memo_rec *r = hint ? *hint : NULL;
-	uintptr_t ts;
+	const void *r = hint ? *hint : NULL;
+	uint32_t id = pyframes_memo_hinted(r, stamp, key, tag);
 
-	/* The record that answered last time, first: records are made only
-	 * once the interpreter was found, and never unmapped, so it can be
-	 * read, and the key, the thread state and the log say whether it
-	 * answers now. */
-	if (r && r->stamp == stamp && r->key == key && r->tag == tag) {
-		ts = (uintptr_t)get_tstate();
-		if (r->ts == ts && log_holds(r->r, r->n) &&
-		    gens_hold(r->gen_all, r->gen, r->ngen))
-			return r->id;
-	}
-	return memo_get_set(stamp, key, tag, hint, r);
+	return id ? id : memo_get_set(stamp, key, tag, hint, r);
 }
 
 bool

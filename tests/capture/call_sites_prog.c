@@ -13,7 +13,12 @@
  * error, counted per site).  Built with -O2: no frame pointers, the case
  * the caches must handle.
  *
- *   call_sites_prog N   prints nothing; exits as refsan decides
+ * With K, only the first loop, with K frames of hop() between via_a or
+ * via_b and make(): the frame that tells the stacks apart is then the
+ * memo's frame K + 1, at every place in a turn of its check (call_site.c
+ * checks a site's frames four at a time, the last turn padded).
+ *
+ *   call_sites_prog N [K]   prints nothing; exits as refsan decides
  */
 #include <stdlib.h>
 #include "zoo.h"
@@ -34,17 +39,35 @@ make(int twice)
 	sink = d;
 }
 
+static int hops;
+
+NOINLINE static void
+hop(int k, int twice)
+{
+	if (k <= 1)
+		make(twice);
+	else
+		hop(k - 1, twice);
+	__asm__ volatile("" ::: "memory"); /* not a tail call */
+}
+
 NOINLINE static void
 via_a(int twice)
 {
-	make(twice);
-	__asm__ volatile("" ::: "memory"); /* not a tail call */
+	if (hops)
+		hop(hops, twice);
+	else
+		make(twice);
+	__asm__ volatile("" ::: "memory");
 }
 
 NOINLINE static void
 via_b(int twice)
 {
-	make(twice);
+	if (hops)
+		hop(hops, twice);
+	else
+		make(twice);
 	__asm__ volatile("" ::: "memory");
 }
 
@@ -65,12 +88,13 @@ main(int argc, char **argv)
 	int n = argc > 1 ? atoi(argv[1]) : 1000, i;
 	unsigned x = 12345;
 
+	hops = argc > 2 ? atoi(argv[2]) : 0;
 	for (i = 0; i < n; i++) {
 		/* a: 1 in 3 (x's low bits, a fixed pseudo-random order) */
 		x = x * 1103515245u + 12345u;
 		fn[(x >> 16) % 3 != 0](i % 2);
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && !hops; i++)
 		rec(1 + i % 4);
 	return 0;
 }
