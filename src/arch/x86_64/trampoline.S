@@ -94,6 +94,27 @@ tramp_text_start:
 	.cfi_adjust_cfa_offset -8
 	.endm
 
+/* The argument registers back from tramp_entry's frame (r11 is the
+ * caller's to set). */
+	.macro	RESTORE_ARGS
+	movq	R_RDI(%rsp), %rdi
+	movq	R_RSI(%rsp), %rsi
+	movq	R_RDX(%rsp), %rdx
+	movq	R_RCX(%rsp), %rcx
+	movq	R_R8(%rsp), %r8
+	movq	R_R9(%rsp), %r9
+	movq	R_RAX(%rsp), %rax
+	movq	R_R10(%rsp), %r10
+	movdqa	R_XMM+0*16(%rsp), %xmm0
+	movdqa	R_XMM+1*16(%rsp), %xmm1
+	movdqa	R_XMM+2*16(%rsp), %xmm2
+	movdqa	R_XMM+3*16(%rsp), %xmm3
+	movdqa	R_XMM+4*16(%rsp), %xmm4
+	movdqa	R_XMM+5*16(%rsp), %xmm5
+	movdqa	R_XMM+6*16(%rsp), %xmm6
+	movdqa	R_XMM+7*16(%rsp), %xmm7
+	.endm
+
 	.p2align 4
 	.globl	tramp_entry_ret
 	.hidden	tramp_entry_ret
@@ -260,43 +281,34 @@ tramp_entry:
 	movl	%edx, (%rcx)
 	movq	refsan_in_shim@gottpoff(%rip), %rcx
 	movl	$0, %fs:(%rcx)
-	movq	R_TARGET(%rsp), %rax
-	xorl	%edx, %edx		/* a plain jump to it */
-	jmp	.Lrestore
+	movq	R_TARGET(%rsp), %r11	/* target, or 0 to skip */
+	RESTORE_ARGS
+	leave
+	.cfi_remember_state
+	.cfi_def_cfa %rsp, 8
+	.cfi_same_value %rbp
+	testq	%r11, %r11		/* a plain jump to it */
+	jz	.Lskip
+	jmp	*%r11
+	.cfi_restore_state
 .Lgeneric:
 	movq	%rsp, %rdi		/* regs */
 	movl	%r11d, %esi		/* idx */
 	leaq	8(%rbp), %rdx		/* ra_slot */
 	leaq	16(%rbp), %rcx		/* stack_args */
 	call	interpose_enter
-.Lrestore:
 	movq	%rax, %r11		/* target, or 0 to skip */
 	movq	%rdx, R_R11(%rsp)	/* 1: enter it by tramp_call */
-	movq	R_RDI(%rsp), %rdi
-	movq	R_RSI(%rsp), %rsi
-	movq	R_RDX(%rsp), %rdx
-	movq	R_RCX(%rsp), %rcx
-	movq	R_R8(%rsp), %r8
-	movq	R_R9(%rsp), %r9
-	movq	R_RAX(%rsp), %rax
-	movq	R_R10(%rsp), %r10
-	movdqa	R_XMM+0*16(%rsp), %xmm0
-	movdqa	R_XMM+1*16(%rsp), %xmm1
-	movdqa	R_XMM+2*16(%rsp), %xmm2
-	movdqa	R_XMM+3*16(%rsp), %xmm3
-	movdqa	R_XMM+4*16(%rsp), %xmm4
-	movdqa	R_XMM+5*16(%rsp), %xmm5
-	movdqa	R_XMM+6*16(%rsp), %xmm6
-	movdqa	R_XMM+7*16(%rsp), %xmm7
+	RESTORE_ARGS
 	cmpq	$0, R_R11(%rsp)		/* neither mov nor leave sets flags */
 	leave
 	.cfi_def_cfa %rsp, 8
 	.cfi_same_value %rbp
 	jne	tramp_call
 	testq	%r11, %r11
-	jz	1f
+	jz	.Lskip
 	jmp	*%r11
-1:	/* skipped (a double release not passed on): return 0 */
+.Lskip:	/* skipped (a double release not passed on): return 0 */
 	xorl	%eax, %eax
 	xorl	%edx, %edx
 	pxor	%xmm0, %xmm0
