@@ -49,17 +49,21 @@ engine_thread_id_slow(void)
  * every create that happens after a checkpoint gets a number above it.
  */
 #define SEQ_BLOCK 256
-/* initial-exec: the shim is preloaded (static TLS), and the default
- * global-dynamic model costs a __tls_get_addr call per access. */
-static __thread uint64_t seq_next __attribute__((tls_model("initial-exec")));
-static __thread uint64_t seq_end __attribute__((tls_model("initial-exec")));
-static __thread uint32_t seq_gen_seen
-	__attribute__((tls_model("initial-exec")));
 /* Live handles: each thread batches its changes to the shared counter
  * (flushing whenever the peak may move), so the peak stays exact for one
  * thread and within a few dozen per thread otherwise. */
 #define LIVE_BATCH 64
-static __thread int64_t live_delta __attribute__((tls_model("initial-exec")));
+/*
+ * The thread's sequence block and live batch.  initial-exec: the shim is
+ * preloaded (static TLS), and the default global-dynamic model costs a
+ * __tls_get_addr call per access.  One variable, not four: in a shared
+ * object each initial-exec variable's offset is a load from the GOT.
+ */
+static __thread struct {
+	uint64_t seq_next, seq_end;
+	int64_t live_delta;
+	uint32_t seq_gen_seen;
+} tls __attribute__((tls_model("initial-exec")));
 
 static struct {
 	_Atomic uint64_t seq __attribute__((aligned(64)));
@@ -93,9 +97,9 @@ engine_reset(void)
 	/* This thread's sequence block and live batch belong to the old
 	 * table: a fresh one numbers from the start (the unit tests run
 	 * in one process when CK_FORK=no). */
-	seq_next = seq_end = 0;
-	seq_gen_seen = 0;
-	live_delta = 0;
+	tls.seq_next = tls.seq_end = 0;
+	tls.seq_gen_seen = 0;
+	tls.live_delta = 0;
 }
 
 uint32_t
@@ -125,14 +129,14 @@ next_seq(void)
 {
 	uint32_t gen = atomic_load_explicit(&eng.seq_gen, memory_order_acquire);
 
-	if (seq_next == seq_end || gen != seq_gen_seen) {
-		seq_gen_seen = gen;
-		seq_next = atomic_fetch_add_explicit(&eng.seq, SEQ_BLOCK,
+	if (tls.seq_next == tls.seq_end || gen != tls.seq_gen_seen) {
+		tls.seq_gen_seen = gen;
+		tls.seq_next = atomic_fetch_add_explicit(&eng.seq, SEQ_BLOCK,
 						     memory_order_relaxed) +
 			   1;
-		seq_end = seq_next + SEQ_BLOCK;
+		tls.seq_end = tls.seq_next + SEQ_BLOCK;
 	}
-	return seq_next++;
+	return tls.seq_next++;
 }
 
 /*
@@ -149,20 +153,20 @@ live_flush(void)
 
 	if (SINGLE_THREADED()) {
 		live = atomic_load_explicit(&eng.live, memory_order_relaxed) +
-		       live_delta;
+		       tls.live_delta;
 		atomic_store_explicit(&eng.live, live, memory_order_relaxed);
 		if (live > atomic_load_explicit(&eng.peak_live,
 						memory_order_relaxed))
 			atomic_store_explicit(&eng.peak_live, live,
 					      memory_order_relaxed);
-		live_delta = 0;
+		tls.live_delta = 0;
 		return;
 	}
-	live = atomic_fetch_add_explicit(&eng.live, live_delta,
+	live = atomic_fetch_add_explicit(&eng.live, tls.live_delta,
 					 memory_order_relaxed) +
-	       live_delta;
+	       tls.live_delta;
 	peak = atomic_load_explicit(&eng.peak_live, memory_order_relaxed);
-	live_delta = 0;
+	tls.live_delta = 0;
 	while (live > peak &&
 	       !atomic_compare_exchange_weak_explicit(
 		       &eng.peak_live, &peak, live, memory_order_relaxed,
@@ -173,10 +177,10 @@ live_flush(void)
 static inline void
 live_add(int d)
 {
-	live_delta += d;
-	if (live_delta >= LIVE_BATCH || live_delta <= -LIVE_BATCH ||
+	tls.live_delta += d;
+	if (tls.live_delta >= LIVE_BATCH || tls.live_delta <= -LIVE_BATCH ||
 	    (d > 0 && atomic_load_explicit(&eng.live, memory_order_relaxed) +
-				      live_delta >
+				      tls.live_delta >
 			      atomic_load_explicit(&eng.peak_live,
 						   memory_order_relaxed)))
 		live_flush();
@@ -195,15 +199,16 @@ live_add(int d)
  * so a handle that is not an address (an fd, an index) costs one
  * instruction.
  */
-static inline void
+static inline bool
 prefetch(uintptr_t handle, bool object)
 {
 	if (!__atomic_load_n(&handle_table_large, __ATOMIC_RELAXED))
-		return;
+		return false;
 	if (object)
 		__builtin_prefetch((const void *)handle);
 	if (refsan_opts.stack_depth > 1)
 		handle_table_prefetch(handle);
+	return true;
 }
 
 static void family_mismatch(const struct ht_info *info,
@@ -279,11 +284,11 @@ engine_create(uintptr_t handle, struct engine_call *c)
 	if (!handle)
 		return;
 	if (c->internal) {
-		/* Only moves the count of a handle already live. */
+		/* Only moves the count of a handle already live: an internal
+		 * acquire (through engine_acquire, so that the table's
+		 * acquire has one caller, and is inlined there). */
 		if (handle_table_lookup(handle, &info) == HT_OK)
-			handle_table_acquire(handle,
-					     engine_stack(c) | HT_EV_INTERNAL,
-					     &info);
+			engine_acquire(handle, c);
 		return;
 	}
 	prefetch(handle, false); /* the miss overlaps the capture */
@@ -375,11 +380,11 @@ engine_release(uintptr_t handle, struct engine_call *c)
 
 	if (!handle)
 		return true;
-	prefetch(handle, true);
 	/* The stack is kept by a final release only (see
 	 * handle_table_release_lazy): taken when the count reaches 0, unless
-	 * the table's misses are ahead, which the capture then overlaps. */
-	if (__atomic_load_n(&handle_table_large, __ATOMIC_RELAXED))
+	 * the table's misses are ahead (prefetched), which the capture then
+	 * overlaps. */
+	if (prefetch(handle, true))
 		st = handle_table_release(handle, engine_stack(c) | flags,
 					  &info);
 	else
@@ -438,7 +443,7 @@ engine_checkpoint(void)
 	uint64_t mark = atomic_fetch_add(&eng.seq, 1) + 1;
 
 	atomic_fetch_add_explicit(&eng.seq_gen, 1, memory_order_release);
-	seq_next = seq_end; /* this thread too, at once */
+	tls.seq_next = tls.seq_end; /* this thread too, at once */
 	return mark;
 }
 
@@ -482,11 +487,11 @@ engine_after_fork_child(void)
 {
 	engine_tid_cache = 0;
 	eng.fork_mark = atomic_load(&eng.seq);
-	seq_next = seq_end; /* numbers above the fork mark from now on */
+	tls.seq_next = tls.seq_end; /* numbers above the fork mark from now on */
 	/* The child's counters start from its own work. */
 	handle_table_reset_counters();
 	atomic_store(&eng.live, 0);
-	live_delta = 0;
+	tls.live_delta = 0;
 	atomic_store(&eng.peak_live, 0);
 	atomic_store(&eng.nerrors, 0);
 }

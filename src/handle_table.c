@@ -79,6 +79,7 @@
  * operations on it: from then on handle_table_prefetch pays off. */
 #define PREFETCH_MIN_SLOTS 4096
 #define HIST_MAX_CHUNKS 4096
+#define HISTORY_MOD UINT32_MAX /* see table.history_mask */
 /* Slots of a probe chain that handle_table_prefetch looks through. */
 #define PREFETCH_PROBES 4
 
@@ -165,6 +166,7 @@ struct shard {
 	uint32_t id;            /* its place in table.shards */
 	uint32_t *idx;          /* live index, NULL until first used */
 	unsigned rbits;         /* R of the index */
+	uint32_t refmask;       /* (1 << rbits) - 1: the slot's record bits */
 	size_t mask;            /* index slots - 1 */
 	size_t count;           /* records in the index (DEAD included) */
 	size_t ndead;           /* DEAD records */
@@ -178,6 +180,12 @@ struct shard {
 	size_t dropped;
 	/* Counted under the lock: no shared counter on the hot path. */
 	uint64_t created, acquired, released;
+	/* This shard's ring entry 0 (see ring_at), once ring_len is set. */
+	struct quarantine_entry *ring_base;
+	/* Where rec_at finds this shard's records of segment K (see there),
+	 * set by rec_alloc when the shard first takes a record of it: an
+	 * address computed in uintptr_t, outside the segment in general. */
+	uintptr_t rec_base[NRSEGS];
 } __attribute__((aligned(64)));
 
 /*
@@ -214,30 +222,26 @@ static struct {
 	struct quarantine_entry *ring;
 	struct levels live_lv;
 	unsigned char lv_lock; /* the levels' counts: growth only */
-	/* Reciprocals of hist_per_chunk and history_len (fastdiv): the
-	 * hot path divides by them at every history event, and a 64-bit
-	 * div costs tens of cycles. */
-	uint64_t per_chunk_m, history_m;
+	/* Reciprocal of history_len (fastdiv): the hot path divides by it
+	 * at every history event, and a 64-bit div costs tens of cycles. */
+	uint64_t history_m;
+	/* history_len - 1 when history_len is a power of two (the default
+	 * 8): the event's place is a mask, one test on the hot path; else
+	 * HISTORY_MOD (a remainder, or with history_len 0 no event). */
+	uint32_t history_mask;
 } table;
 
 bool handle_table_large;
 
 /*
- * Division and remainder of a 32-bit N by a 32-bit D through M =
- * 2^64 / D rounded up (Lemire, Kaser, Kurz, "Faster remainder by direct
- * computation", 2019): exact for every 32-bit N; the quotient needs D > 1,
- * the remainder D >= 1.
+ * Remainder of a 32-bit N by a 32-bit D >= 1 through M = 2^64 / D
+ * rounded up (Lemire, Kaser, Kurz, "Faster remainder by direct
+ * computation", 2019): exact for every 32-bit N.
  */
 static inline uint64_t
 fast_m(uint32_t d)
 {
 	return UINT64_MAX / d + 1;
-}
-
-static inline uint32_t
-fast_div(uint32_t n, uint64_t m)
-{
-	return (uint32_t)(((unsigned __int128)m * n) >> 64);
 }
 
 static inline uint32_t
@@ -330,8 +334,10 @@ handle_table_init(size_t quarantine, unsigned history)
 	table.history_len = history;
 	table.hist_size = sizeof(struct history_rec) + history * 4;
 	table.hist_per_chunk = HISTORY_CHUNK / table.hist_size;
-	table.per_chunk_m = fast_m((uint32_t)table.hist_per_chunk);
 	table.history_m = history ? fast_m(history) : 0;
+	table.history_mask = history && !(history & (history - 1))
+				     ? history - 1
+				     : HISTORY_MOD;
 	table.quarantine_per_shard =
 		quarantine ? pow2_at_least((quarantine + NSHARDS - 1) / NSHARDS)
 			   : 0;
@@ -435,22 +441,46 @@ rec_index(uint32_t id, uint32_t ref, unsigned *k)
 			 REC_CHUNK_LOG);
 }
 
-static inline struct handle_entry *
+/*
+ * Record REF of shard S.  rec_index's arithmetic with the parts that do
+ * not depend on REF taken out: record I = REF - 1 is in chunk C = I /
+ * REC_CHUNK, segment K = log2(C + 1), at row C + 1 - 2^K of it, so at
+ * (C - (2^K - 1)) * NSHARDS * REC_CHUNK + id * REC_CHUNK + I % REC_CHUNK;
+ * rec_base[K] holds the segment's address less (2^K - 1) rows plus the
+ * shard's place in a row (see rec_base_of), so only C and I % REC_CHUNK
+ * remain: half the instructions, on every lookup.
+ */
+static inline __attribute__((always_inline)) struct handle_entry *
 rec_at(struct shard *s, uint32_t ref)
 {
-	unsigned k;
-	size_t i = rec_index(s->id, ref, &k);
+	uint32_t i = ref - 1;
+	/* log2 as clz ^ 31, which compiles to one bsr (31 - clz does not) */
+	unsigned k = (unsigned)__builtin_clz((i >> REC_CHUNK_LOG) + 1) ^ 31;
+	size_t off = ((size_t)(i & ~(REC_CHUNK - 1)) * NSHARDS) |
+		     (i & (REC_CHUNK - 1));
 
-	/* Acquire: another shard's thread may have just mapped it (a plain
-	 * mov on x86-64). */
-	return &__atomic_load_n(&table.recs[k], __ATOMIC_ACQUIRE)[i];
+	return (struct handle_entry *)(s->rec_base[k] +
+				       off * sizeof(struct handle_entry));
 }
 
-static inline struct quarantine_entry *
+/* rec_base[K] of shard ID, for segment K mapped at RECS. */
+static uintptr_t
+rec_base_of(const struct handle_entry *recs, unsigned k, uint32_t id)
+{
+	size_t rows = ((size_t)1 << k) - 1;
+
+	return (uintptr_t)recs -
+	       rows * NSHARDS * REC_CHUNK * sizeof(struct handle_entry) +
+	       (uintptr_t)id * REC_CHUNK * sizeof(struct handle_entry);
+}
+
+/* Ring entry P of shard S (its ring mapped: ring_len set). */
+static inline __attribute__((always_inline)) struct quarantine_entry *
 ring_at(struct shard *s, size_t p)
 {
-	return &__atomic_load_n(&table.ring, __ATOMIC_ACQUIRE)
-			[row_index(s->id, p, RING_CHUNK_LOG)];
+	size_t low = ((size_t)1 << RING_CHUNK_LOG) - 1;
+
+	return &s->ring_base[((p & ~low) * NSHARDS) | (p & low)];
 }
 
 /* A record for a new handle: 1-based number, or 0 (no memory). */
@@ -469,10 +499,21 @@ rec_alloc(struct shard *s)
 		return 0;
 	ref = s->rec_used + 1;
 	rec_index(s->id, ref, &k);
-	if (!__atomic_load_n(&table.recs[k], __ATOMIC_ACQUIRE) &&
-	    !rows_map((void **)&table.recs[k], recs_bytes(k),
-		      recs_bytes(k) >= HUGE_BYTES ? 0 : recs_bytes(k)))
-		return 0;
+	if (!s->rec_base[k]) {
+		/* Acquire: another shard's thread may have just mapped it
+		 * (a plain mov on x86-64). */
+		struct handle_entry *recs =
+			__atomic_load_n(&table.recs[k], __ATOMIC_ACQUIRE);
+		if (!recs &&
+		    !(recs = rows_map((void **)&table.recs[k], recs_bytes(k),
+				      recs_bytes(k) >= HUGE_BYTES
+					      ? 0
+					      : recs_bytes(k))))
+			return 0;
+		/* (Should the base come out as 0, this runs again next
+		 * time, and finds the same.) */
+		s->rec_base[k] = rec_base_of(recs, k, s->id);
+	}
 	s->rec_used = ref;
 	return ref;
 }
@@ -546,7 +587,7 @@ idx_delete(struct shard *s, size_t i)
 {
 	uint32_t *base = s->idx;
 	size_t mask = s->mask, j = i;
-	uint32_t refmask = (1u << s->rbits) - 1;
+	uint32_t refmask = s->refmask;
 
 	for (;;) {
 		uint32_t v, d;
@@ -571,30 +612,37 @@ idx_delete(struct shard *s, size_t i)
 
 /* ---- live records ---- */
 
-/* idx_find on the live index, giving the record as well (found once). */
+/* idx_find on the live index, giving the record as well (found once),
+ * its slot *POS and number *REF. */
 static inline __attribute__((always_inline)) struct handle_entry *
-slot_find(struct shard *s, uintptr_t h, uint64_t hash, size_t *pos)
+slot_find(struct shard *s, uintptr_t h, uint64_t hash, size_t *pos,
+	  uint32_t *ref)
 {
 	const uint32_t *base = s->idx;
-	size_t mask = s->mask, i, dist = 0;
-	unsigned rbits = s->rbits;
-	uint32_t refmask = (1u << rbits) - 1, tag = tag_of(hash, rbits);
+	size_t mask = s->mask, i;
+	uint32_t refmask = s->refmask;
+	/* The slot that names H, less its record number: its distance from
+	 * home (the probe's, starting at 0) and H's tag, tested in one go. */
+	uint32_t want = tag_of(hash, s->rbits);
 
 	if (!base)
 		return NULL;
-	for (i = hash & mask;; i = (i + 1) & mask, dist++) {
-		uint32_t v = base[i], d;
+	for (i = hash & mask;; i = (i + 1) & mask) {
+		uint32_t v = base[i];
 		struct handle_entry *e;
 
 		if (!v)
 			return NULL;
-		d = v >> REF_BITS;
-		if ((d == dist || (d == DIST_SAT && dist >= DIST_SAT)) &&
-		    (v & LOW24 & ~refmask) == tag &&
+		if ((v & ~refmask) == want &&
 		    (e = rec_at(s, v & refmask))->handle == h) {
 			*pos = i;
+			*ref = v & refmask;
 			return e;
 		}
+		/* The next slot is one further from home; DIST_SAT stands
+		 * for DIST_SAT or more. */
+		if (want < DIST_SAT << REF_BITS)
+			want += 1u << REF_BITS;
 	}
 }
 
@@ -692,6 +740,7 @@ shard_grow(struct shard *s)
 	old = s->idx;
 	__atomic_store_n(&s->idx, idx, __ATOMIC_RELEASE);
 	__atomic_store_n(&s->rbits, rbits, __ATOMIC_RELAXED);
+	s->refmask = (uint32_t)(n - 1);
 	__atomic_store_n(&s->mask, n - 1, __ATOMIC_RELEASE);
 	if (n >= PREFETCH_MIN_SLOTS)
 		__atomic_store_n(&handle_table_large, true, __ATOMIC_RELAXED);
@@ -754,11 +803,10 @@ handle_table_prefetch(uintptr_t h)
 		__builtin_prefetch(&recs[i]);
 }
 
+/* Delete slot POS, which names record REF, and free the record. */
 static void
-slot_delete(struct shard *s, size_t pos)
+slot_delete(struct shard *s, size_t pos, uint32_t ref)
 {
-	uint32_t ref = s->idx[pos] & ((1u << s->rbits) - 1);
-
 	idx_delete(s, pos);
 	rec_release(s, ref);
 	COUNTER_ADD(s->count, -1);
@@ -766,13 +814,24 @@ slot_delete(struct shard *s, size_t pos)
 
 /* ---- history ---- */
 
-static struct history_rec *
+/*
+ * A history record's number (1-based: 0 ends the free list) is its chunk
+ * above HIST_SLOT_BITS and 1 + its place in the chunk below: a shift and
+ * a mask find it, where a dense number took a division by the records
+ * per chunk at every history event.
+ */
+#define HIST_SLOT_BITS 12
+#define HIST_SLOT_MASK ((1u << HIST_SLOT_BITS) - 1)
+_Static_assert(HISTORY_CHUNK / sizeof(struct history_rec) < HIST_SLOT_MASK,
+	       "a chunk's places fit below HIST_SLOT_BITS");
+_Static_assert(((uint64_t)HIST_MAX_CHUNKS << HIST_SLOT_BITS) <= UINT32_MAX,
+	       "history record numbers fit 32 bits");
+
+static inline struct history_rec *
 hist_at(struct shard *s, uint32_t idx)
 {
-	uint32_t i = idx - 1, c = fast_div(i, table.per_chunk_m);
-
-	return (struct history_rec *)(s->hist_chunks[c] +
-				      (i - c * table.hist_per_chunk) *
+	return (struct history_rec *)(s->hist_chunks[idx >> HIST_SLOT_BITS] +
+				      ((idx & HIST_SLOT_MASK) - 1) *
 					      table.hist_size);
 }
 
@@ -800,7 +859,11 @@ hist_alloc(struct shard *s)
 				return 0;
 			s->hist_chunks[s->hist_nchunks++] = chunk;
 		}
-		idx = ++s->hist_used;
+		/* The newest chunk's next place. */
+		idx = (uint32_t)(s->hist_nchunks - 1) << HIST_SLOT_BITS |
+		      (uint32_t)(s->hist_used + 1 -
+				 (s->hist_nchunks - 1) * table.hist_per_chunk);
+		s->hist_used++;
 		r = hist_at(s, idx);
 	}
 	/* The header only: events are read below nevents, all written. */
@@ -847,31 +910,41 @@ hist_push(struct shard *s, struct handle_entry *e, uint32_t ev)
 		r->last_release = HT_EV_STACK(ev);
 	else
 		r->last_acquire = HT_EV_STACK(ev);
-	if (table.history_len)
-		r->events[(table.history_len & (table.history_len - 1))
-				  ? fast_mod(r->nevents, table.history_m,
-					     (uint32_t)table.history_len)
-				  : r->nevents & (table.history_len - 1)] = ev;
+	if (table.history_mask != HISTORY_MOD)
+		r->events[r->nevents & table.history_mask] = ev;
+	else if (table.history_len)
+		r->events[fast_mod(r->nevents, table.history_m,
+				   (uint32_t)table.history_len)] = ev;
 	r->nevents++;
 }
 
 /* ---- quarantine ---- */
 
-/* Shard S's ring, mapped on first use; false: no quarantine. */
-static bool
-ring_ready(struct shard *s)
+/* Shard S's ring, mapped on its first use; false: no quarantine. */
+static __attribute__((noinline)) bool
+ring_open(struct shard *s)
 {
-	if (s->ring_len)
-		return true;
+	struct quarantine_entry *ring;
+
 	if (!table.quarantine_per_shard)
 		return false;
-	if (!__atomic_load_n(&table.ring, __ATOMIC_ACQUIRE) &&
-	    !rows_map((void **)&table.ring, ring_bytes(), ROWS_SMALL)) {
+	/* Acquire: another shard's thread may have just mapped it. */
+	ring = __atomic_load_n(&table.ring, __ATOMIC_ACQUIRE);
+	if (!ring &&
+	    !(ring = rows_map((void **)&table.ring, ring_bytes(), ROWS_SMALL))) {
 		s->dropped++;
 		return false;
 	}
+	s->ring_base = &ring[(size_t)s->id << RING_CHUNK_LOG];
 	s->ring_len = table.quarantine_per_shard;
 	return true;
+}
+
+/* The test inline (every final release makes it), the first use not. */
+static inline __attribute__((always_inline)) bool
+ring_ready(struct shard *s)
+{
+	return s->ring_len || ring_open(s);
 }
 
 /* Evictions prefetched ahead, in ring entries: the record of the entry
@@ -909,7 +982,7 @@ q_evict(struct shard *s)
 		size_t pos = idx_find_ref(s->idx, s->mask, s->rbits,
 					  mix(e->handle), q->ref);
 		if (pos != NONE)
-			slot_delete(s, pos);
+			slot_delete(s, pos, q->ref);
 		COUNTER_ADD(s->ndead, -1);
 	}
 	s->ring_head = (s->ring_head + 1) & (s->ring_len - 1);
@@ -986,16 +1059,15 @@ not_live(uintptr_t h, struct ht_info *out)
  * Inlined: it is half of every create/release pair's table work.
  */
 static inline __attribute__((always_inline)) void
-entry_kill(struct shard *s, struct handle_entry *e, size_t pos,
+entry_kill(struct shard *s, struct handle_entry *e, size_t pos, uint32_t ref,
 	   uint32_t release_stack)
 {
-	uint32_t ref = s->idx[pos] & ((1u << s->rbits) - 1);
 	struct quarantine_entry *q;
 	size_t m, p;
 
 	if (!ring_ready(s)) {
 		hist_free(s, e);
-		slot_delete(s, pos);
+		slot_delete(s, pos, ref);
 		return;
 	}
 	m = s->ring_len - 1;
@@ -1013,10 +1085,13 @@ entry_kill(struct shard *s, struct handle_entry *e, size_t pos,
 	q = ring_at(s, p);
 	q->ref = ref;
 	q->release_stack = release_stack;
-	/* Entering a line of the ring: the next line, for the next
-	 * releases of this shard. */
-	if (!(p & (64 / sizeof(*q) - 1)))
-		__builtin_prefetch(ring_at(s, (p + 64 / sizeof(*q)) & m), 1);
+	/* Filling a line of the ring (its last entry): the next line, for
+	 * the next releases of this shard.  Not on entering it: a program
+	 * that frees and mallocs one address over and over keeps one entry
+	 * (see q_revive), at place 0 of a fresh ring, and would prefetch
+	 * the same line at every release. */
+	if ((p & (64 / sizeof(*q) - 1)) == 64 / sizeof(*q) - 1)
+		__builtin_prefetch(ring_at(s, (p + 1) & m), 1);
 	s->ring_count++;
 	e->info = DEAD | PENDING | (e->info & (FAMILY_MASK << FAMILY_SHIFT)) |
 		  (uint32_t)p;
@@ -1074,18 +1149,20 @@ handle_table_create(uintptr_t h, unsigned family, uint32_t seq,
 	size_t pos;
 
 	shard_lock(s);
-	e = slot_find(s, h, hash, &pos);
+	e = slot_find(s, h, hash, &pos, &ref);
 	if (e && (e->info & PENDING)) {
 		/* A released address comes back: a new life in the same
 		 * record.  Not DEAD: a final release in flight lost its race
 		 * with this create (the library freed the object and the
 		 * allocator handed it back), and is done now; its release_end
-		 * will find another seq and nothing to commit. */
-		if (e->info & DEAD)
+		 * will find another seq and nothing to commit.  A DEAD
+		 * record has no history (entry_kill gave it back). */
+		if (e->info & DEAD) {
 			q_revive(s, e);
-		else
+		} else {
 			COUNTER_ADD(s->released, 1);
-		hist_free(s, e);
+			hist_free(s, e);
+		}
 		entry_start(e, h, family, seq, stack);
 		COUNTER_ADD(s->created, 1);
 		shard_unlock(s);
@@ -1133,10 +1210,11 @@ handle_table_acquire(uintptr_t h, uint32_t stack, struct ht_info *out)
 	struct shard *s = shard_of(h, &hash);
 	struct handle_entry *e;
 	enum ht_status st;
+	uint32_t ref;
 	size_t pos;
 
 	shard_lock(s);
-	e = slot_find(s, h, hash, &pos);
+	e = slot_find(s, h, hash, &pos, &ref);
 	if (e && !(e->info & PENDING) && library_own(e, stack)) {
 		fill_ok(e, out);
 		st = HT_OK;
@@ -1165,11 +1243,12 @@ handle_table_release_begin(uintptr_t h, uint32_t stack, struct ht_info *out,
 	struct shard *s = shard_of(h, &hash);
 	struct handle_entry *e;
 	enum ht_status st;
+	uint32_t ref;
 	size_t pos;
 
 	memset(r, 0, sizeof(*r));
 	shard_lock(s);
-	e = slot_find(s, h, hash, &pos);
+	e = slot_find(s, h, hash, &pos, &ref);
 	if (e && !(e->info & PENDING) && library_own(e, stack)) {
 		fill_ok(e, out); /* r->handle stays 0: nothing to end */
 		st = HT_OK;
@@ -1207,17 +1286,18 @@ release(uintptr_t h, uint32_t stack, uint32_t (*stack_of)(void *arg),
 	struct shard *s = shard_of(h, &hash);
 	struct handle_entry *e;
 	enum ht_status st;
+	uint32_t ref;
 	size_t pos;
 
 	shard_lock(s);
-	e = slot_find(s, h, hash, &pos);
+	e = slot_find(s, h, hash, &pos, &ref);
 	if (e && !(e->info & PENDING) && library_own(e, stack)) {
 		fill_ok(e, out);
 		st = HT_OK;
 	} else if (e && !(e->info & PENDING)) {
 		fill_ok(e, out);
 		if ((e->info & RC_MASK) <= 1) {
-			entry_kill(s, e, pos,
+			entry_kill(s, e, pos, ref,
 				   stack_of ? HT_EV_STACK(stack_of(arg))
 					    : HT_EV_STACK(stack));
 		} else {
@@ -1258,13 +1338,14 @@ handle_table_release_end(const struct ht_release *r, bool commit)
 	uint64_t hash;
 	struct shard *s;
 	struct handle_entry *e;
+	uint32_t ref;
 	size_t pos;
 
 	if (!r->handle)
 		return;
 	s = shard_of(r->handle, &hash);
 	shard_lock(s);
-	e = slot_find(s, r->handle, hash, &pos);
+	e = slot_find(s, r->handle, hash, &pos, &ref);
 	if (!e || e->seq != r->seq || (e->info & DEAD)) {
 		/* A new create at this address already finished us. */
 		shard_unlock(s);
@@ -1272,7 +1353,7 @@ handle_table_release_end(const struct ht_release *r, bool commit)
 	}
 	if (r->final) {
 		if (commit && (e->info & PENDING)) {
-			entry_kill(s, e, pos, HT_EV_STACK(r->stack));
+			entry_kill(s, e, pos, ref, HT_EV_STACK(r->stack));
 			COUNTER_ADD(s->released, 1);
 			shard_unlock(s);
 			return;
@@ -1294,10 +1375,11 @@ handle_table_lookup(uintptr_t h, struct ht_info *out)
 	struct shard *s = shard_of(h, &hash);
 	struct handle_entry *e;
 	enum ht_status st;
+	uint32_t ref;
 	size_t pos;
 
 	shard_lock(s);
-	e = slot_find(s, h, hash, &pos);
+	e = slot_find(s, h, hash, &pos, &ref);
 	if (e && !(e->info & PENDING)) {
 		fill_info(s, e, out);
 		st = HT_OK;

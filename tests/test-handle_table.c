@@ -341,6 +341,48 @@ START_TEST(history_ring)
 }
 END_TEST
 
+/* A history that is not a power of two (a remainder, not a mask, places
+ * the events) or none at all (no events, the last stacks kept). */
+START_TEST(history_ring_any_length)
+{
+	struct ht_view last;
+	uintptr_t h = 0x50;
+	uint32_t s;
+	unsigned k;
+
+	handle_table_reset();
+	ck_assert_int_eq(handle_table_init(1024, 5), 0);
+	handle_table_create(h, 0, 1, 1, NULL);
+	for (s = 100; s < 120; s++)
+		handle_table_acquire(h, s, NULL);
+	release(h, 200);
+	memset(&last, 0, sizeof(last));
+	handle_table_foreach(grab_view, &last);
+	ck_assert_uint_eq(last.info.refcount, 20);
+	/* The newest 5 of 21 events, oldest first: 116..119, the release. */
+	ck_assert_uint_eq(last.nevents, 5);
+	ck_assert_uint_eq(last.total_events, 21);
+	for (k = 0; k < 4; k++)
+		ck_assert_uint_eq(last.events[k], 116 + k);
+	ck_assert_uint_eq(last.events[4], 200 | HT_EV_RELEASE);
+
+	handle_table_reset();
+	ck_assert_int_eq(handle_table_init(1024, 0), 0);
+	handle_table_create(h, 0, 1, 1, NULL);
+	for (s = 100; s < 120; s++)
+		handle_table_acquire(h, s, NULL);
+	release(h, 200);
+	memset(&last, 0xff, sizeof(last));
+	handle_table_foreach(grab_view, &last);
+	ck_assert_uint_eq(last.info.refcount, 20);
+	ck_assert_uint_eq(last.nevents, 0);
+	ck_assert_uint_eq(last.total_events, 21);
+	ck_assert_uint_eq(last.info.created_stack, 1);
+	ck_assert_uint_eq(last.info.last_acquire_stack, 119);
+	ck_assert_uint_eq(last.info.last_release_stack, 200);
+}
+END_TEST
+
 /* Threads: each works on its own handles and on a shared pool. */
 #define THREADS 4
 #define OPS 200000
@@ -837,6 +879,61 @@ START_TEST(rows_are_aligned_and_advised)
 }
 END_TEST
 
+/* History records of one shard over several chunks (about 1260 records
+ * a chunk at history 8), some freed and taken again: each handle keeps
+ * its own. */
+struct hist_check {
+	unsigned n, bad;
+};
+
+static void
+check_hist_view(const struct ht_view *v, void *arg)
+{
+	struct hist_check *c = arg;
+	uint32_t i = v->info.seq;
+
+	c->n++;
+	if (v->info.created_stack != 10000 + i ||
+	    v->info.last_acquire_stack != 20000 + i ||
+	    v->nevents != (i % 3 ? 1u : 3u) ||
+	    v->events[v->nevents - 1] != 20000 + i)
+		c->bad++;
+}
+
+START_TEST(history_records_across_chunks)
+{
+	struct hist_check c = { 0, 0 };
+	uint32_t i, n = 4000;
+
+	for (i = 0; i < n; i++) {
+		CHECK_EQ(handle_table_create(shard_key(5, i), 0, i, 10000 + i,
+					     NULL),
+			 HT_OK);
+		CHECK_EQ(handle_table_acquire(shard_key(5, i), 20000 + i,
+					      NULL),
+			 HT_OK);
+	}
+	/* Every third: its history record freed (a final release), then a
+	 * new life that takes one from the free list. */
+	for (i = 0; i < n; i += 3) {
+		release(shard_key(5, i), 1);
+		release(shard_key(5, i), 1);
+		CHECK_EQ(handle_table_create(shard_key(5, i), 0, i, 10000 + i,
+					     NULL),
+			 HT_OK);
+		CHECK_EQ(handle_table_acquire(shard_key(5, i), 7, NULL),
+			 HT_OK);
+		release(shard_key(5, i), 1);
+		CHECK_EQ(handle_table_acquire(shard_key(5, i), 20000 + i,
+					      NULL),
+			 HT_OK);
+	}
+	handle_table_foreach(check_hist_view, &c);
+	CHECK_EQ(c.n, n);
+	CHECK_EQ(c.bad, 0);
+}
+END_TEST
+
 START_TEST(memory_per_handle)
 {
 	/* 100,000 live handles: records and index, at most 32 bytes each
@@ -881,6 +978,7 @@ UNIT_SUITE(handle_table_suite)
 	tcase_add_test(tc, growth_keeps_everything);
 	tcase_add_test(tc, quarantine_evicts_oldest);
 	tcase_add_test(tc, history_ring);
+	tcase_add_test(tc, history_ring_any_length);
 	tcase_add_test(tc, no_memory_is_counted);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tl, setup, teardown);
@@ -889,6 +987,7 @@ UNIT_SUITE(handle_table_suite)
 	tcase_add_test(tl, random_against_model);
 	tcase_add_test(tl, reused_address_keeps_the_ring);
 	tcase_add_test(tl, memory_per_handle);
+	tcase_add_test(tl, history_records_across_chunks);
 	tcase_add_test(tl, index_levels_in_any_order);
 	tcase_add_test(tl, rows_are_aligned_and_advised);
 	tcase_add_test(tl, eviction_oldest_first);
