@@ -312,14 +312,14 @@ engine_create(uintptr_t handle, struct engine_call *c)
 	}
 }
 
-void
+bool
 engine_acquire(uintptr_t handle, struct engine_call *c)
 {
 	struct ht_info info;
 	enum ht_status st;
 
 	if (!handle)
-		return;
+		return true;
 	prefetch(handle, true);
 	st = handle_table_acquire(
 		handle, engine_stack(c) | (c->internal ? HT_EV_INTERNAL : 0),
@@ -330,6 +330,7 @@ engine_acquire(uintptr_t handle, struct engine_call *c)
 	} else if (!c->internal && (st == HT_DEAD || st == HT_UNKNOWN)) {
 		dead_handle(EE_USE_AFTER_RELEASE, st, &info, c);
 	}
+	return true;
 }
 
 bool

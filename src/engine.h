@@ -60,7 +60,9 @@ struct engine_release {
 uint32_t engine_stack(struct engine_call *c);
 
 void engine_create(uintptr_t handle, struct engine_call *c);
-void engine_acquire(uintptr_t handle, struct engine_call *c);
+/* Returns true (always forward), as engine_use: the trampoline's fast
+ * path calls the three through one pointer type. */
+bool engine_acquire(uintptr_t handle, struct engine_call *c);
 /*
  * Check and mark a release before the library runs.  Returns true when the
  * real function must run (false: a double or invalid release that is not

@@ -174,7 +174,7 @@ struct hook {
 	bool (*fast)(uintptr_t handle, struct engine_call *c);
 	/* The same for tramp_exit: a rule whose handle is the return value,
 	 * with no condition on it (a create). */
-	bool (*leave_fast)(uintptr_t handle, struct engine_call *c);
+	void (*leave_fast)(uintptr_t handle, struct engine_call *c);
 	const struct spec_rule *rule;
 	const char *name; /* copy of the exported name */
 	/* What the engine reads of the rule at every call. */
@@ -786,14 +786,6 @@ recycle_pick(const struct spec_rule *r, const char *name, bool own, unsigned n,
 
 static uint32_t capture_hook(struct engine_call *c);
 
-/* An acquire as tramp_entry's fast path calls it: forward the call. */
-static bool
-acquire_fast(uintptr_t handle, struct engine_call *c)
-{
-	engine_acquire(handle, c);
-	return true;
-}
-
 /*
  * The engine's entry that tramp_entry calls itself, without
  * interpose_enter(), for a rule that reads a register argument before the
@@ -809,7 +801,7 @@ static bool (*fast_entry(const struct spec_rule *r))(uintptr_t,
 		return NULL;
 	switch (r->role) {
 	case ROLE_ACQUIRE:
-		return acquire_fast;
+		return engine_acquire;
 	case ROLE_USE:
 		return engine_use;
 	case ROLE_RELEASE:
@@ -819,12 +811,11 @@ static bool (*fast_entry(const struct spec_rule *r))(uintptr_t,
 	}
 }
 
-/* A create as tramp_exit's fast path calls it. */
-static bool
-create_fast(uintptr_t handle, struct engine_call *c)
+/* An acquire of the return value as tramp_exit's fast path calls it. */
+static void
+acquire_leave(uintptr_t handle, struct engine_call *c)
 {
-	engine_create(handle, c);
-	return true;
+	engine_acquire(handle, c);
 }
 
 /*
@@ -832,16 +823,16 @@ create_fast(uintptr_t handle, struct engine_call *c)
  * interpose_leave(), for a rule whose handle is the return value with no
  * condition on it: the common create.  NULL for every other rule.
  */
-static bool (*leave_fast_entry(const struct spec_rule *r))(
+static void (*leave_fast_entry(const struct spec_rule *r))(
         uintptr_t, struct engine_call *)
 {
 	if (r->pos != POS_RET || r->cond != COND_NONE)
 		return NULL;
 	switch (r->role) {
 	case ROLE_CREATE:
-		return create_fast;
+		return engine_create;
 	case ROLE_ACQUIRE:
-		return acquire_fast;
+		return acquire_leave;
 	default:
 		return NULL;
 	}

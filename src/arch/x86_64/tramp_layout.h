@@ -18,7 +18,7 @@
 #define HOOK_OWN 28         /* bool */
 #define HOOK_FAST_ARGN 29   /* unsigned char */
 #define HOOK_FAST 32        /* bool (*)(uintptr_t, struct engine_call *) */
-#define HOOK_LEAVE_FAST 40  /* the same, for tramp_exit */
+#define HOOK_LEAVE_FAST 40  /* void (*)(uintptr_t, struct engine_call *) */
 #define HOOK_SITE 64        /* struct engine_site */
 
 /* struct hook_call: struct engine_call, then the return address slot */
