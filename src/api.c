@@ -22,7 +22,8 @@
 #include "stack_depot.h"
 #include "unwind.h"
 
-__thread int refsan_in_shim __attribute__((tls_model("initial-exec")));
+__thread struct refsan_thread refsan_thread
+        __attribute__((tls_model("initial-exec")));
 
 #define MAX_FRAMES 256 /* + 1 for the thread word */
 

@@ -224,6 +224,14 @@ _Static_assert(offsetof(struct shadow_ent, released) == SE_RELEASED,
 _Static_assert(offsetof(struct shadow_ent, fixed) == SE_FIXED,
                "tramp_layout.h");
 _Static_assert(INIT_READY == TRAMP_INIT_READY, "tramp_layout.h");
+_Static_assert(offsetof(struct refsan_thread, in_shim) == T_IN_SHIM,
+               "tramp_layout.h");
+_Static_assert(offsetof(struct refsan_thread, shadow_depth) == T_SHADOW_DEPTH,
+               "tramp_layout.h");
+_Static_assert(offsetof(struct refsan_thread, shadow) == T_SHADOW,
+               "tramp_layout.h");
+_Static_assert(offsetof(struct refsan_thread, errno_at) == T_ERRNO_AT,
+               "tramp_layout.h");
 
 void *interpose_real_dlsym;
 void *interpose_real_dlvsym;
@@ -258,15 +266,14 @@ static _Atomic uint64_t st_recycled, st_recycled_stale;
  * This thread's shadow stack: SHADOW_MAX entries, mapped at its first
  * hijacked call and unmapped when it exits.  Not a static TLS array: the
  * loader would zero its 20 KiB at the start of every process, and glibc
- * in every new thread, whether or not it ever calls the target.
+ * in every new thread, whether or not it ever calls the target.  And
+ * &errno, which every hook saves and restores: glibc's errno is a call
+ * through the PLT (__errno_location), its address fixed per thread.  All
+ * three in refsan_thread (guard.h), with the guard.
  */
-__thread struct shadow_ent *shadow
-        __attribute__((tls_model("initial-exec")));
-__thread unsigned shadow_depth __attribute__((tls_model("initial-exec")));
-/* &errno, which every hook saves and restores: glibc's errno is a call
- * through the PLT (__errno_location), its address fixed per thread.  Not
- * static: tramp_entry's fast path uses it once it is set. */
-__thread int *errno_at __attribute__((tls_model("initial-exec")));
+#define shadow (refsan_thread.shadow)
+#define shadow_depth (refsan_thread.shadow_depth)
+#define errno_at (refsan_thread.errno_at)
 
 static inline int *
 my_errno(void)

@@ -128,7 +128,7 @@ term_handler(int sig)
 	dfl.sa_handler = SIG_DFL;
 	sigaction(sig, &dfl, NULL);
 	sigaction(SIGALRM, &dfl, NULL);
-	if (!refsan_in_shim && (int)getpid() == refsan_pid) {
+	if (!refsan_thread.in_shim && (int)getpid() == refsan_pid) {
 		alarm(10);
 		init_final_report(128 + sig);
 		alarm(0);

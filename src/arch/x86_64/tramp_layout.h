@@ -39,6 +39,12 @@
 #define SE_RELEASED 73      /* bool */
 #define SE_FIXED 74         /* bool */
 
+/* struct refsan_thread (guard.h), a TLS variable */
+#define T_IN_SHIM 0         /* int */
+#define T_SHADOW_DEPTH 4    /* unsigned */
+#define T_SHADOW 8          /* struct shadow_ent * */
+#define T_ERRNO_AT 16       /* int * */
+
 #define SHADOW_MAX 256      /* pending hijacked calls per thread */
 #define TRAMP_INIT_READY 2  /* enum init_state's INIT_READY */
 

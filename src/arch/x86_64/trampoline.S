@@ -60,7 +60,7 @@ tramp_text_start:
 	.hidden	hooks
 	.hidden	refsan_state
 	.hidden	refsan_active
-	.hidden	errno_at
+	.hidden	refsan_thread
 
 /* Saved register block: matches struct tramp_regs in tramp_arch.h. */
 #define R_RDI	0
@@ -142,26 +142,24 @@ tramp_entry_ret:
 	jne	.Lslow
 	cmpb	$0, refsan_active(%rip)
 	je	.Lslow
-	movq	refsan_in_shim@gottpoff(%rip), %rcx
-	cmpl	$0, %fs:(%rcx)
+	movq	refsan_thread@gottpoff(%rip), %rdx /* rdx: this thread's words, at fs:rdx */
+	cmpl	$0, %fs:T_IN_SHIM(%rdx)
 	jne	.Lslow			/* inside refsan: interpose_enter forwards */
 	movq	F_RA_SLOT(%rsp), %rsi	/* rsi = the return address */
 	leaq	tramp_exit(%rip), %rcx
 	cmpq	%rcx, %rsi
 	je	.Lslow			/* tail-called by a hijacked function */
-	movq	shadow@gottpoff(%rip), %rcx
-	movq	%fs:(%rcx), %rcx	/* rcx = this thread's shadow stack */
+	movq	%fs:T_SHADOW(%rdx), %rcx /* rcx = this thread's shadow stack */
 	testq	%rcx, %rcx
 	jz	.Lslow			/* not mapped yet */
-	movq	shadow_depth@gottpoff(%rip), %rdx
-	movl	%fs:(%rdx), %edx	/* rdx = its depth */
-	cmpl	$SHADOW_MAX, %edx
+	movl	%fs:T_SHADOW_DEPTH(%rdx), %edi /* its depth */
+	cmpl	$SHADOW_MAX, %edi
 	jae	.Lslow			/* full */
-	imulq	$SHADOW_ENT_SIZE, %rdx, %rdi
+	imulq	$SHADOW_ENT_SIZE, %rdi, %rdi
 	addq	%rcx, %rdi		/* rdi = &shadow[depth], the new entry */
+	cmpq	%rcx, %rdi		/* depth 0? */
 	leaq	F_RA_SLOT(%rsp), %rcx	/* rcx = ra_slot */
-	testl	%edx, %edx
-	jz	1f
+	je	1f
 	/* The entry on top must belong to a caller, deeper in the stack
 	 * (a higher slot); anything else (left by a longjmp, or a hijacked
 	 * function that tail-called us) is interpose_enter's to sort out. */
@@ -185,9 +183,7 @@ tramp_entry_ret:
 2:	movb	%r11b, SE_INTERNAL(%rdi)
 	/* Publish the entry, then hijack (a signal handler in between sees
 	 * a consistent stack, as with interpose_enter). */
-	addl	$1, %edx
-	movq	shadow_depth@gottpoff(%rip), %r11
-	movl	%edx, %fs:(%r11)
+	addl	$1, %fs:T_SHADOW_DEPTH(%rdx)
 	leaq	tramp_exit(%rip), %r11
 	movq	%r11, (%rcx)
 	movq	HOOK_REAL(%rax), %r11
@@ -240,14 +236,13 @@ tramp_entry:
 	leaq	tramp_exit(%rip), %rcx
 	cmpq	%rcx, %rsi
 	je	.Lgeneric
-	movq	errno_at@gottpoff(%rip), %rcx
-	movq	%fs:(%rcx), %rcx	/* rcx = &errno, once set */
+	movq	refsan_thread@gottpoff(%rip), %rdx /* this thread's words, at fs:rdx */
+	movq	%fs:T_ERRNO_AT(%rdx), %rcx /* rcx = &errno, once set */
 	testq	%rcx, %rcx
 	jz	.Lgeneric
-	movq	refsan_in_shim@gottpoff(%rip), %rdx
-	cmpl	$0, %fs:(%rdx)
+	cmpl	$0, %fs:T_IN_SHIM(%rdx)
 	jne	.Lgeneric		/* inside refsan: interpose_enter forwards */
-	movl	$1, %fs:(%rdx)		/* the guard */
+	movl	$1, %fs:T_IN_SHIM(%rdx)	/* the guard */
 	movl	(%rcx), %ecx
 	movl	%ecx, R_ERRNO(%rsp)
 	movq	HOOK_REAL(%rax), %rcx
@@ -275,12 +270,11 @@ tramp_entry:
 	jnz	.Lfast_out
 	movq	$0, R_TARGET(%rsp)	/* not forwarded: return 0 */
 .Lfast_out:
-	movq	errno_at@gottpoff(%rip), %rcx
-	movq	%fs:(%rcx), %rcx
-	movl	R_ERRNO(%rsp), %edx
-	movl	%edx, (%rcx)
-	movq	refsan_in_shim@gottpoff(%rip), %rcx
-	movl	$0, %fs:(%rcx)
+	movq	refsan_thread@gottpoff(%rip), %rdx
+	movq	%fs:T_ERRNO_AT(%rdx), %rcx
+	movl	R_ERRNO(%rsp), %esi
+	movl	%esi, (%rcx)
+	movl	$0, %fs:T_IN_SHIM(%rdx)
 	movq	R_TARGET(%rsp), %r11	/* target, or 0 to skip */
 	RESTORE_ARGS
 	leave
@@ -374,14 +368,13 @@ tramp_exit:
 	 * create), the stub was not reused meanwhile, and nothing is
 	 * unusual: pop the entry as interpose_leave() would (return address
 	 * back first), then call that entry. */
-	movq	shadow_depth@gottpoff(%rip), %rcx
-	movl	%fs:(%rcx), %edx	/* rdx = the depth */
+	movq	refsan_thread@gottpoff(%rip), %r10 /* this thread's words, at fs:r10 */
+	movl	%fs:T_SHADOW_DEPTH(%r10), %edx /* rdx = the depth */
 	testl	%edx, %edx
 	jz	.Lx_generic
 	subl	$1, %edx
-	movq	shadow@gottpoff(%rip), %rcx
 	imulq	$SHADOW_ENT_SIZE, %rdx, %rdi
-	addq	%fs:(%rcx), %rdi	/* rdi = the entry on top */
+	addq	%fs:T_SHADOW(%r10), %rdi /* rdi = the entry on top */
 	leaq	8(%rbp), %rsi		/* rsi = ra_slot */
 	cmpq	%rsi, SE_SLOT(%rdi)
 	jne	.Lx_generic		/* left by a longjmp, or not ours */
@@ -399,25 +392,20 @@ tramp_exit:
 	jne	.Lx_generic		/* the stub was reused */
 	cmpl	$TRAMP_INIT_READY, refsan_state(%rip)
 	jne	.Lx_generic
-	movq	errno_at@gottpoff(%rip), %rcx
-	cmpq	$0, %fs:(%rcx)
-	je	.Lx_generic
-	movq	refsan_in_shim@gottpoff(%rip), %rcx
-	cmpl	$0, %fs:(%rcx)
+	movq	%fs:T_ERRNO_AT(%r10), %rcx /* rcx = &errno, once set */
+	testq	%rcx, %rcx
+	jz	.Lx_generic
+	cmpl	$0, %fs:T_IN_SHIM(%r10)
 	jne	.Lx_generic
 	/* Pop: the return address back, then the depth. */
-	movq	SE_ORIG(%rdi), %rcx
-	movq	%rcx, (%rsi)
+	movq	SE_ORIG(%rdi), %r11
+	movq	%r11, (%rsi)
 	movzbl	SE_INTERNAL(%rdi), %r9d
-	movq	shadow_depth@gottpoff(%rip), %rcx
-	movl	%edx, %fs:(%rcx)
+	movl	%edx, %fs:T_SHADOW_DEPTH(%r10)
 	movq	X_RAX(%rsp), %rdi	/* the handle */
 	testq	%rdi, %rdi
 	jz	.Lx_out
-	movq	refsan_in_shim@gottpoff(%rip), %rcx
-	movl	$1, %fs:(%rcx)		/* the guard */
-	movq	errno_at@gottpoff(%rip), %rcx
-	movq	%fs:(%rcx), %rcx
+	movl	$1, %fs:T_IN_SHIM(%r10)	/* the guard */
 	movl	(%rcx), %ecx
 	movl	%ecx, X_ERRNO(%rsp)
 	leaq	HOOK_SITE(%rax), %rcx
@@ -427,12 +415,11 @@ tramp_exit:
 	movq	%rsi, X_HC+HC_RA_SLOT(%rsp)
 	leaq	X_HC(%rsp), %rsi
 	call	*%r8
-	movq	errno_at@gottpoff(%rip), %rcx
-	movq	%fs:(%rcx), %rcx
+	movq	refsan_thread@gottpoff(%rip), %r10
+	movq	%fs:T_ERRNO_AT(%r10), %rcx
 	movl	X_ERRNO(%rsp), %edx
 	movl	%edx, (%rcx)
-	movq	refsan_in_shim@gottpoff(%rip), %rcx
-	movl	$0, %fs:(%rcx)
+	movl	$0, %fs:T_IN_SHIM(%r10)
 	jmp	.Lx_out
 .Lx_generic:
 	movq	%rsp, %rdi		/* regs */
