@@ -142,7 +142,7 @@ set_of(uintptr_t entry, const uintptr_t *ra_slot, uintptr_t ra)
 	case (i) + 1:                                                      \
 		d |= *s->f[i].slot ^ s->f[i].pc;                           \
 		__attribute__((fallthrough));
-static inline bool
+static inline __attribute__((always_inline)) bool
 site_hit(const struct site *s, uintptr_t entry, const uintptr_t *ra_slot,
          uintptr_t ra)
 {
