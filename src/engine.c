@@ -240,8 +240,7 @@ family_mismatch(const struct ht_info *info, struct engine_call *c)
 	/* The table's answer to an operation holds no stacks: look the
 	 * creation stack up (from the quarantine when that was the final
 	 * release). */
-	e.created_stack = info->created_stack;
-	if (!e.created_stack) {
+	{
 		struct ht_info full;
 
 		if (handle_table_lookup(info->handle, &full) != HT_UNKNOWN &&
@@ -318,7 +317,7 @@ engine_acquire(uintptr_t handle, struct engine_call *c)
 	struct ht_info info;
 	enum ht_status st;
 
-	if (!handle)
+	if (__builtin_expect(!handle, 0))
 		return true;
 	prefetch(handle, true);
 	st = handle_table_acquire(

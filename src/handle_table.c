@@ -1025,7 +1025,9 @@ fill_info(struct shard *s, const struct handle_entry *e, struct ht_info *out)
 }
 
 /* What an operation that succeeded reports: no stacks (they take the
- * history record's line to read; handle_table_lookup has them). */
+ * history record's line to read; handle_table_lookup has them), and the
+ * fields it does not fill are left alone (four stores saved on every
+ * acquire and release). */
 static inline __attribute__((always_inline)) void
 fill_ok(const struct handle_entry *e, struct ht_info *out)
 {
@@ -1035,10 +1037,6 @@ fill_ok(const struct handle_entry *e, struct ht_info *out)
 	out->refcount = e->info & RC_MASK;
 	out->family = ENTRY_FAMILY(e);
 	out->seq = e->seq;
-	out->created_stack = 0;
-	out->last_acquire_stack = 0;
-	out->last_release_stack = 0;
-	out->creator_tid = 0;
 }
 
 /* A handle the table does not know (never seen, or forgotten). */

@@ -28,8 +28,8 @@ enum ht_status {
 };
 
 /* What the table knows of one handle.  An operation that returns HT_OK
- * fills handle, refcount, family and seq only (the stacks read 0:
- * handle_table_lookup has them). */
+ * fills handle, refcount, family and seq only, and leaves the other
+ * fields as they were (handle_table_lookup has the stacks). */
 struct ht_info {
 	uintptr_t handle;
 	unsigned refcount;     /* before the operation */
