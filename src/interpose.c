@@ -154,8 +154,8 @@ struct dso {
 	bool self; /* librefsan itself: never patched */
 };
 
-/* One hooked function: what stub I stands for.  The first fields are
- * read by tramp_entry_ret (tramp_layout.h). */
+/* One hooked function: what stub I stands for.  The fields up to `site`
+ * are read by the trampolines' fast paths (tramp_layout.h). */
 struct hook {
 	uintptr_t real;   /* the function's entry */
 	uintptr_t lo, hi; /* its library: callers in here are internal */
@@ -240,8 +240,8 @@ static const struct spec *ispec;
 static unsigned char first_char[256]; /* names' first chars, fast reject */
 static bool any_wild_first;           /* a glob starting with a wildcard */
 
-/* Not static: tramp_entry_ret reads them (hidden, like every symbol
- * here), and this thread's shadow stack below. */
+/* Not static: the trampolines' fast paths read them (hidden, like every
+ * symbol here), as they read refsan_thread (guard.h). */
 struct hook hooks[MAX_HOOKS] INIT_LARGE_BSS;
 static _Atomic unsigned nhooks;
 static unsigned hook_hash[HOOK_HASH] INIT_LARGE_BSS; /* idx + 1, 0 empty */
