@@ -341,23 +341,33 @@ START_TEST(history_ring)
 }
 END_TEST
 
+/* A fresh table keeping HISTORY events per handle, where handle 0x50 was
+ * created (stack 1), acquired 20 times (stacks 100..119) and released
+ * once (stack 200): its view in *LAST, filled with FILL first. */
+static void
+twenty_acquires(unsigned history, int fill, struct ht_view *last)
+{
+	uintptr_t h = 0x50;
+	uint32_t s;
+
+	handle_table_reset();
+	ck_assert_int_eq(handle_table_init(1024, history), 0);
+	handle_table_create(h, 0, 1, 1, NULL);
+	for (s = 100; s < 120; s++)
+		handle_table_acquire(h, s, NULL);
+	release(h, 200);
+	memset(last, fill, sizeof(*last));
+	handle_table_foreach(grab_view, last);
+}
+
 /* A history that is not a power of two (a remainder, not a mask, places
  * the events) or none at all (no events, the last stacks kept). */
 START_TEST(history_ring_any_length)
 {
 	struct ht_view last;
-	uintptr_t h = 0x50;
-	uint32_t s;
 	unsigned k;
 
-	handle_table_reset();
-	ck_assert_int_eq(handle_table_init(1024, 5), 0);
-	handle_table_create(h, 0, 1, 1, NULL);
-	for (s = 100; s < 120; s++)
-		handle_table_acquire(h, s, NULL);
-	release(h, 200);
-	memset(&last, 0, sizeof(last));
-	handle_table_foreach(grab_view, &last);
+	twenty_acquires(5, 0, &last);
 	ck_assert_uint_eq(last.info.refcount, 20);
 	/* The newest 5 of 21 events, oldest first: 116..119, the release. */
 	ck_assert_uint_eq(last.nevents, 5);
@@ -366,14 +376,7 @@ START_TEST(history_ring_any_length)
 		ck_assert_uint_eq(last.events[k], 116 + k);
 	ck_assert_uint_eq(last.events[4], 200 | HT_EV_RELEASE);
 
-	handle_table_reset();
-	ck_assert_int_eq(handle_table_init(1024, 0), 0);
-	handle_table_create(h, 0, 1, 1, NULL);
-	for (s = 100; s < 120; s++)
-		handle_table_acquire(h, s, NULL);
-	release(h, 200);
-	memset(&last, 0xff, sizeof(last));
-	handle_table_foreach(grab_view, &last);
+	twenty_acquires(0, 0xff, &last);
 	ck_assert_uint_eq(last.info.refcount, 20);
 	ck_assert_uint_eq(last.nevents, 0);
 	ck_assert_uint_eq(last.total_events, 21);

@@ -94,6 +94,19 @@ tramp_text_start:
 	.cfi_adjust_cfa_offset -8
 	.endm
 
+/* OUT (a 32-bit register) = whether the call is internal: HOOK (a
+ * struct hook *) was patched into its own library's GOT, or RA (the
+ * return address) lies in that library's text.  As interpose_enter(). */
+	.macro	INTERNAL hook, ra, out
+	movzbl	HOOK_OWN(\hook), \out
+	cmpq	HOOK_LO(\hook), \ra
+	jb	9f
+	cmpq	HOOK_HI(\hook), \ra
+	jae	9f
+	movl	$1, \out
+9:
+	.endm
+
 /* The argument registers back from tramp_entry's frame (r11 is the
  * caller's to set). */
 	.macro	RESTORE_ARGS
@@ -173,14 +186,8 @@ tramp_entry_ret:
 	movl	%r11d, SE_GEN(%rdi)
 	movb	$0, SE_RELEASED(%rdi)
 	movb	$0, SE_FIXED(%rdi)
-	/* internal: through the library's own GOT, or called from it */
-	movzbl	HOOK_OWN(%rax), %r11d
-	cmpq	HOOK_LO(%rax), %rsi
-	jb	2f
-	cmpq	HOOK_HI(%rax), %rsi
-	jae	2f
-	movl	$1, %r11d
-2:	movb	%r11b, SE_INTERNAL(%rdi)
+	INTERNAL %rax, %rsi, %r11d
+	movb	%r11b, SE_INTERNAL(%rdi)
 	/* Publish the entry, then hijack (a signal handler in between sees
 	 * a consistent stack, as with interpose_enter). */
 	addl	$1, %fs:T_SHADOW_DEPTH(%rdx)
@@ -251,14 +258,8 @@ tramp_entry:
 	movq	R_RDI(%rsp,%rcx,8), %rdi /* the handle: argument N */
 	testq	%rdi, %rdi
 	jz	.Lfast_out		/* NULL: nothing to track */
-	/* internal: through the library's own GOT, or called from it */
-	movzbl	HOOK_OWN(%rax), %edx
-	cmpq	HOOK_LO(%rax), %rsi
-	jb	2f
-	cmpq	HOOK_HI(%rax), %rsi
-	jae	2f
-	movl	$1, %edx
-2:	leaq	HOOK_SITE(%rax), %rcx
+	INTERNAL %rax, %rsi, %edx
+	leaq	HOOK_SITE(%rax), %rcx
 	movq	%rcx, R_HC+HC_SITE(%rsp)
 	movb	%dl, R_HC+HC_INTERNAL(%rsp)
 	movl	$0, R_HC+HC_STACK(%rsp)
