@@ -234,6 +234,25 @@ static struct {
 bool handle_table_large;
 
 /*
+ * This thread's last handle: its shard and record.  A program works on
+ * one handle several times in a row (create, add_ref, release; an
+ * allocator that hands the freed block straight back to the next create),
+ * and then the operation finds the record without the hash and the probe.
+ * Checked under the shard's lock: a record in use whose handle is H is
+ * H's record (the index never holds two records of one handle; a freed
+ * record's handle is 0), and records never move.  TABLE_GEN changes at
+ * every reset, which unmaps the shards and records a memo points into.
+ */
+static unsigned table_gen = 1;
+static __thread struct {
+	uintptr_t h;
+	struct shard *s;
+	struct handle_entry *e;
+	uint32_t ref;
+	unsigned gen;           /* 0: never set */
+} last __attribute__((tls_model("initial-exec")));
+
+/*
  * Remainder of a 32-bit N by a 32-bit D >= 1 through M = 2^64 / D
  * rounded up (Lemire, Kaser, Kurz, "Faster remainder by direct
  * computation", 2019): exact for every 32-bit N.
@@ -416,6 +435,7 @@ handle_table_reset(void)
 	arena_unmap(table.shards, NSHARDS * sizeof(struct shard));
 	memset(&table, 0, sizeof(table));
 	handle_table_large = false;
+	__atomic_store_n(&table_gen, table_gen + 1, __ATOMIC_RELAXED);
 }
 
 /* ---- records ---- */
@@ -612,6 +632,18 @@ idx_delete(struct shard *s, size_t i)
 
 /* ---- live records ---- */
 
+/* H's record is E (number REF) of shard S: the next operation of this
+ * thread on H goes straight to it. */
+static inline __attribute__((always_inline)) void
+last_set(uintptr_t h, struct shard *s, struct handle_entry *e, uint32_t ref)
+{
+	last.h = h;
+	last.s = s;
+	last.e = e;
+	last.ref = ref;
+	last.gen = __atomic_load_n(&table_gen, __ATOMIC_RELAXED);
+}
+
 /* idx_find on the live index, giving the record as well (found once),
  * its slot *POS and number *REF. */
 static inline __attribute__((always_inline)) struct handle_entry *
@@ -644,6 +676,42 @@ slot_find(struct shard *s, uintptr_t h, uint64_t hash, size_t *pos,
 		if (want < DIST_SAT << REF_BITS)
 			want += 1u << REF_BITS;
 	}
+}
+
+/*
+ * Lock H's shard (*SP) and find H's record, NULL if none; *REF its number
+ * and *POS its slot, or NONE when the record came from this thread's last
+ * handle (see `last`: no probe, so no slot; the rare paths that need
+ * one look it up by number).  *HASH is set whenever the result is NULL.
+ */
+static inline __attribute__((always_inline)) struct handle_entry *
+entry_find(uintptr_t h, struct shard **sp, uint64_t *hash, size_t *pos,
+	   uint32_t *ref)
+{
+	struct handle_entry *e;
+	struct shard *s;
+
+	if (last.h == h && last.gen == __atomic_load_n(&table_gen,
+						       __ATOMIC_RELAXED)) {
+		s = last.s;
+		shard_lock(s);
+		*sp = s;
+		if (last.e->handle == h) {
+			*pos = NONE;
+			*ref = last.ref;
+			return last.e;
+		}
+		/* Gone since: the probe, in the shard that is H's anyway. */
+		*hash = mix(h);
+	} else {
+		s = shard_of(h, hash);
+		shard_lock(s);
+		*sp = s;
+	}
+	e = slot_find(s, h, *hash, pos, ref);
+	if (e)
+		last_set(h, s, e, *ref);
+	return e;
 }
 
 static void
@@ -1065,6 +1133,9 @@ entry_kill(struct shard *s, struct handle_entry *e, size_t pos, uint32_t ref,
 
 	if (!ring_ready(s)) {
 		hist_free(s, e);
+		if (pos == NONE)
+			pos = idx_find_ref(s->idx, s->mask, s->rbits,
+					   mix(e->handle), ref);
 		slot_delete(s, pos, ref);
 		return;
 	}
@@ -1141,13 +1212,12 @@ handle_table_create(uintptr_t h, unsigned family, uint32_t seq,
 		    uint32_t stack, struct ht_info *out)
 {
 	uint64_t hash;
-	struct shard *s = shard_of(h, &hash);
+	struct shard *s;
 	struct handle_entry *e;
 	uint32_t ref;
 	size_t pos;
 
-	shard_lock(s);
-	e = slot_find(s, h, hash, &pos, &ref);
+	e = entry_find(h, &s, &hash, &pos, &ref);
 	if (e && (e->info & PENDING)) {
 		/* A released address comes back: a new life in the same
 		 * record.  Not DEAD: a final release in flight lost its race
@@ -1186,6 +1256,7 @@ handle_table_create(uintptr_t h, unsigned family, uint32_t seq,
 	e = rec_at(s, ref);
 	entry_start(e, h, family, seq, stack);
 	idx_insert(s->idx, s->mask, s->rbits, hash, ref);
+	last_set(h, s, e, ref);
 	COUNTER_ADD(s->count, 1);
 	COUNTER_ADD(s->created, 1);
 	shard_unlock(s);
@@ -1205,14 +1276,13 @@ enum ht_status
 handle_table_acquire(uintptr_t h, uint32_t stack, struct ht_info *out)
 {
 	uint64_t hash;
-	struct shard *s = shard_of(h, &hash);
+	struct shard *s;
 	struct handle_entry *e;
 	enum ht_status st;
 	uint32_t ref;
 	size_t pos;
 
-	shard_lock(s);
-	e = slot_find(s, h, hash, &pos, &ref);
+	e = entry_find(h, &s, &hash, &pos, &ref);
 	if (e && !(e->info & PENDING) && library_own(e, stack)) {
 		fill_ok(e, out);
 		st = HT_OK;
@@ -1238,15 +1308,14 @@ handle_table_release_begin(uintptr_t h, uint32_t stack, struct ht_info *out,
 			   struct ht_release *r)
 {
 	uint64_t hash;
-	struct shard *s = shard_of(h, &hash);
+	struct shard *s;
 	struct handle_entry *e;
 	enum ht_status st;
 	uint32_t ref;
 	size_t pos;
 
 	memset(r, 0, sizeof(*r));
-	shard_lock(s);
-	e = slot_find(s, h, hash, &pos, &ref);
+	e = entry_find(h, &s, &hash, &pos, &ref);
 	if (e && !(e->info & PENDING) && library_own(e, stack)) {
 		fill_ok(e, out); /* r->handle stays 0: nothing to end */
 		st = HT_OK;
@@ -1281,14 +1350,13 @@ release(uintptr_t h, uint32_t stack, uint32_t (*stack_of)(void *arg),
 	void *arg, struct ht_info *out)
 {
 	uint64_t hash;
-	struct shard *s = shard_of(h, &hash);
+	struct shard *s;
 	struct handle_entry *e;
 	enum ht_status st;
 	uint32_t ref;
 	size_t pos;
 
-	shard_lock(s);
-	e = slot_find(s, h, hash, &pos, &ref);
+	e = entry_find(h, &s, &hash, &pos, &ref);
 	if (e && !(e->info & PENDING) && library_own(e, stack)) {
 		fill_ok(e, out);
 		st = HT_OK;
@@ -1341,9 +1409,7 @@ handle_table_release_end(const struct ht_release *r, bool commit)
 
 	if (!r->handle)
 		return;
-	s = shard_of(r->handle, &hash);
-	shard_lock(s);
-	e = slot_find(s, r->handle, hash, &pos, &ref);
+	e = entry_find(r->handle, &s, &hash, &pos, &ref);
 	if (!e || e->seq != r->seq || (e->info & DEAD)) {
 		/* A new create at this address already finished us. */
 		shard_unlock(s);
@@ -1370,14 +1436,13 @@ enum ht_status
 handle_table_lookup(uintptr_t h, struct ht_info *out)
 {
 	uint64_t hash;
-	struct shard *s = shard_of(h, &hash);
+	struct shard *s;
 	struct handle_entry *e;
 	enum ht_status st;
 	uint32_t ref;
 	size_t pos;
 
-	shard_lock(s);
-	e = slot_find(s, h, hash, &pos, &ref);
+	e = entry_find(h, &s, &hash, &pos, &ref);
 	if (e && !(e->info & PENDING)) {
 		fill_info(s, e, out);
 		st = HT_OK;

@@ -963,6 +963,108 @@ START_TEST(memory_per_handle)
 }
 END_TEST
 
+/*
+ * The table goes straight to this thread's last handle's record (no hash,
+ * no probe).  These run the other operations on another thread, so that
+ * this thread's last handle stays the one under test.
+ */
+static void
+on_another_thread(void *(*fn)(void *), void *arg)
+{
+	pthread_t t;
+
+	CHECK_EQ(pthread_create(&t, NULL, fn, arg), 0);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+}
+
+/* In shard 5: 16 final releases (the ring's length there: 1024 / 64),
+ * which evict the oldest entry, then a create that takes the evicted
+ * record from the free list. */
+static void *
+fill_ring_and_reuse(void *arg)
+{
+	uint64_t i;
+
+	(void)arg;
+	for (i = 1; i <= 16; i++) {
+		handle_table_create(shard_key(5, i), 0, 1, 1, NULL);
+		release(shard_key(5, i), 2);
+	}
+	handle_table_create(shard_key(5, 100), 7, 9, 70, NULL);
+	return NULL;
+}
+
+START_TEST(last_handle_whose_record_went_to_another)
+{
+	struct ht_info info;
+	uintptr_t h = shard_key(5, 0);
+
+	CHECK_EQ(handle_table_create(h, 3, 1, 10, NULL), HT_OK);
+	release(h, 20);
+	on_another_thread(fill_ring_and_reuse, NULL);
+	/* h's record was evicted and is shard_key(5, 100)'s now (the free
+	 * list gives the last freed first): h is unknown, and the other
+	 * keeps its count. */
+	CHECK_EQ(handle_table_acquire(h, 30, &info), HT_UNKNOWN);
+	CHECK_EQ(handle_table_release(h, 30, &info), HT_UNKNOWN);
+	CHECK_EQ(handle_table_lookup(shard_key(5, 100), &info), HT_OK);
+	CHECK_EQ(info.refcount, 1);
+	CHECK_EQ(info.family, 7);
+	CHECK_EQ(info.created_stack, 70);
+	CHECK_EQ(handle_table_live(), 1);
+}
+END_TEST
+
+START_TEST(last_handle_after_a_reset)
+{
+	struct ht_info info;
+	uintptr_t h = shard_key(9, 0);
+
+	CHECK_EQ(handle_table_create(h, 3, 1, 10, NULL), HT_OK);
+	handle_table_reset();
+	CHECK_EQ(handle_table_init(1024, 8), 0);
+	CHECK_EQ(handle_table_lookup(h, &info), HT_UNKNOWN);
+	CHECK_EQ(handle_table_create(h, 4, 2, 11, NULL), HT_OK);
+	CHECK_EQ(handle_table_lookup(h, &info), HT_OK);
+	CHECK_EQ(info.refcount, 1);
+	CHECK_EQ(info.created_stack, 11);
+}
+END_TEST
+
+/* 2,000 more handles in shard 2: its index grows (1,024 slots, then
+ * 4,096), every slot moves. */
+static void *
+grow_shard_2(void *arg)
+{
+	uint64_t i;
+
+	(void)arg;
+	for (i = 1; i <= 2000; i++)
+		handle_table_create(shard_key(2, i), 0, 1, 1, NULL);
+	return NULL;
+}
+
+START_TEST(last_handle_deleted_after_growth)
+{
+	/* Without a quarantine a final release deletes the index slot: for
+	 * the last handle, found without a probe, the slot is looked up by
+	 * its record's number, in the index as it is now. */
+	struct ht_info info;
+	uintptr_t h = shard_key(2, 0);
+	uint64_t i;
+
+	handle_table_reset();
+	CHECK_EQ(handle_table_init(0, 8), 0);
+	CHECK_EQ(handle_table_create(h, 0, 1, 1, NULL), HT_OK);
+	on_another_thread(grow_shard_2, NULL);
+	CHECK_EQ(handle_table_release(h, 2, &info), HT_OK);
+	CHECK_EQ(handle_table_lookup(h, &info), HT_UNKNOWN);
+	for (i = 1; i <= 2000; i++)
+		CHECK_EQ(handle_table_lookup(shard_key(2, i), &info), HT_OK);
+	CHECK_EQ(handle_table_live(), 2000);
+}
+END_TEST
+
 UNIT_SUITE(handle_table_suite)
 {
 	Suite *s = suite_create("handle_table");
@@ -1001,6 +1103,9 @@ UNIT_SUITE(handle_table_suite)
 	tcase_add_checked_fixture(tt, setup, teardown);
 	tcase_set_timeout(tt, 60);
 	tcase_add_test(tt, threads_exact_counts);
+	tcase_add_test(tt, last_handle_whose_record_went_to_another);
+	tcase_add_test(tt, last_handle_after_a_reset);
+	tcase_add_test(tt, last_handle_deleted_after_growth);
 	suite_add_tcase(s, tt);
 	return s;
 }
