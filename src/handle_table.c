@@ -56,6 +56,12 @@
  * at that place of the ring, which the eviction checks before it frees
  * anything.  Without a quarantine (quarantine=0) a final release deletes
  * the record at once.  Nothing is mapped until a shard is first used.
+ *
+ * Each thread remembers the record of the last handle it worked on
+ * (last_handle): the next operation on that handle (the add_ref after a
+ * create, the release after an add_ref, the create of the block an
+ * allocator just took back) goes straight to the record, checked under
+ * the lock, with no hash and no probe.
  */
 #include <errno.h>
 #include <sched.h>
@@ -241,7 +247,7 @@ bool handle_table_large;
  * Checked under the shard's lock: a record in use whose handle is H is
  * H's record (the index never holds two records of one handle; a freed
  * record's handle is 0), and records never move.  TABLE_GEN changes at
- * every reset, which unmaps the shards and records a memo points into.
+ * every reset, which unmaps the shards and records it points into.
  */
 static unsigned table_gen = 1;
 static __thread struct {
@@ -250,7 +256,7 @@ static __thread struct {
 	struct handle_entry *e;
 	uint32_t ref;
 	unsigned gen;           /* 0: never set */
-} last __attribute__((tls_model("initial-exec")));
+} last_handle __attribute__((tls_model("initial-exec")));
 
 /*
  * Remainder of a 32-bit N by a 32-bit D >= 1 through M = 2^64 / D
@@ -637,11 +643,11 @@ idx_delete(struct shard *s, size_t i)
 static inline __attribute__((always_inline)) void
 last_set(uintptr_t h, struct shard *s, struct handle_entry *e, uint32_t ref)
 {
-	last.h = h;
-	last.s = s;
-	last.e = e;
-	last.ref = ref;
-	last.gen = __atomic_load_n(&table_gen, __ATOMIC_RELAXED);
+	last_handle.h = h;
+	last_handle.s = s;
+	last_handle.e = e;
+	last_handle.ref = ref;
+	last_handle.gen = __atomic_load_n(&table_gen, __ATOMIC_RELAXED);
 }
 
 /* idx_find on the live index, giving the record as well (found once),
@@ -681,7 +687,7 @@ slot_find(struct shard *s, uintptr_t h, uint64_t hash, size_t *pos,
 /*
  * Lock H's shard (*SP) and find H's record, NULL if none; *REF its number
  * and *POS its slot, or NONE when the record came from this thread's last
- * handle (see `last`: no probe, so no slot; the rare paths that need
+ * handle (see `last_handle`: no probe, so no slot; the rare paths that need
  * one look it up by number).  *HASH is set whenever the result is NULL.
  */
 static inline __attribute__((always_inline)) struct handle_entry *
@@ -691,15 +697,15 @@ entry_find(uintptr_t h, struct shard **sp, uint64_t *hash, size_t *pos,
 	struct handle_entry *e;
 	struct shard *s;
 
-	if (last.h == h && last.gen == __atomic_load_n(&table_gen,
-						       __ATOMIC_RELAXED)) {
-		s = last.s;
+	if (last_handle.h == h &&
+	    last_handle.gen == __atomic_load_n(&table_gen, __ATOMIC_RELAXED)) {
+		s = last_handle.s;
 		shard_lock(s);
 		*sp = s;
-		if (last.e->handle == h) {
+		if (last_handle.e->handle == h) {
 			*pos = NONE;
-			*ref = last.ref;
-			return last.e;
+			*ref = last_handle.ref;
+			return last_handle.e;
 		}
 		/* Gone since: the probe, in the shard that is H's anyway. */
 		*hash = mix(h);
