@@ -569,6 +569,27 @@ def machine():
         platform.release(), load)
 
 
+def memory_latency(ctx):
+    """ns of a dependent load at random in 64 MiB (bench/w3_floor.c), or
+    None: the machine's memory, against which W3's figures are read (a
+    shared host's memory slows down by half at times)."""
+    if not os.path.exists(ctx.w3_floor):
+        return None
+    p = subprocess.run([ctx.w3_floor, "latency", "64"], capture_output=True, text=True)
+    for line in p.stdout.splitlines():
+        if line.startswith("BENCH dependent_load_ns="):
+            return float(line.split("=", 1)[1])
+    return None
+
+
+def fmt_latency(lat):
+    if not lat or None in lat:
+        return None
+    return ("Memory: a dependent load at random in 64 MiB took %.0f ns before "
+            "the runs, %.0f ns after (bench/w3_floor latency 64; W3 moves with it)."
+            % tuple(lat))
+
+
 def git_rev():
     try:
         rev = subprocess.run(["git", "-C", SRC, "rev-parse", "--short", "HEAD"],
@@ -623,6 +644,7 @@ def main():
     ctx.workloads_lsan = os.path.join(b, "bench", "workloads-lsan")
     ctx.libbenchobj = os.path.join(b, "bench", "libbenchobj.so")
     ctx.envexec = os.path.join(b, "bench", "envexec")
+    ctx.w3_floor = os.path.join(b, "bench", "w3_floor")
     ctx.spec = os.path.join(HERE, "bench.spec")
     ctx.python = a.python
     ctx.timeout = a.timeout
@@ -685,6 +707,9 @@ def main():
     failures = []
     rev = git_rev()
     t_start = time.monotonic()
+    if pin is not None:
+        os.sched_setaffinity(0, {pin})
+    lat = [memory_latency(ctx)]
     with tempfile.TemporaryDirectory(prefix="refsan-bench-") as scratch:
         ctx.scratch = scratch
         for w in wls:
@@ -714,6 +739,9 @@ def main():
                         print("bench: %-4s rep %d/%d %-9s %7.2f s" % (
                             w.name, rep + 1, reps, t, time.monotonic() - t0),
                             file=sys.stderr, flush=True)
+    if pin is not None:
+        os.sched_setaffinity(0, {pin})
+    lat.append(memory_latency(ctx))
     os.sched_setaffinity(0, allowed)
     elapsed = time.monotonic() - t_start
 
@@ -724,6 +752,8 @@ def main():
              "Single-threaded workloads pinned to CPU %s (--cpu)." % pin
              if pin is not None else "Workloads free to move between CPUs (--cpu none).",
              ""]
+    if fmt_latency(lat):
+        lines.insert(-1, fmt_latency(lat))
     lines += tables(ctx, res, wls)
     if failures:
         lines.append("Failed runs: %d (see stderr)." % len(failures))
@@ -738,6 +768,7 @@ def main():
                        "k": ctx.k, "sites": ctx.sites, "per_site": ctx.per_site,
                        "tools": ctx.tools, "python": ctx.python,
                        "machine": machine(), "refsan": rev, "cpu": pin,
+                       "memory_latency_ns": lat,
                        "results": res},
                       f, indent=1)
     return 1 if failures else 0
@@ -755,7 +786,10 @@ def render(path):
     wls = [w for w in workloads(ctx) if w.name in res]
     print("\n".join(["refsan benchmarks (bench/run.py): %d repetitions, %s, refsan %s." % (
         d["reps"], "scale %g" % d["scale"] if d["scale"] != 1 else "full size", d["refsan"]),
-        "Machine: %s." % d["machine"], ""] + tables(ctx, res, wls)))
+        "Machine: %s." % d["machine"]]
+        + ([fmt_latency(d["memory_latency_ns"])]
+           if fmt_latency(d.get("memory_latency_ns")) else [])
+        + [""] + tables(ctx, res, wls)))
     return 0
 
 
