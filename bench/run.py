@@ -570,12 +570,10 @@ def machine():
 
 
 def memory_latency(ctx):
-    """ns of a dependent load at random in 64 MiB (bench/w3_floor.c), or
+    """ns of a dependent load at random in 64 MiB (workloads latency), or
     None: the machine's memory, against which W3's figures are read (a
     shared host's memory slows down by half at times)."""
-    if not os.path.exists(ctx.w3_floor):
-        return None
-    p = subprocess.run([ctx.w3_floor, "latency", "64"], capture_output=True, text=True)
+    p = subprocess.run([ctx.workloads, "latency", "64"], capture_output=True, text=True)
     for line in p.stdout.splitlines():
         if line.startswith("BENCH dependent_load_ns="):
             return float(line.split("=", 1)[1])
@@ -586,7 +584,7 @@ def fmt_latency(lat):
     if not lat or None in lat:
         return None
     return ("Memory: a dependent load at random in 64 MiB took %.0f ns before "
-            "the runs, %.0f ns after (bench/w3_floor latency 64; W3 moves with it)."
+            "the runs, %.0f ns after (bench/workloads latency 64; W3 moves with it)."
             % tuple(lat))
 
 
@@ -644,7 +642,6 @@ def main():
     ctx.workloads_lsan = os.path.join(b, "bench", "workloads-lsan")
     ctx.libbenchobj = os.path.join(b, "bench", "libbenchobj.so")
     ctx.envexec = os.path.join(b, "bench", "envexec")
-    ctx.w3_floor = os.path.join(b, "bench", "w3_floor")
     ctx.spec = os.path.join(HERE, "bench.spec")
     ctx.python = a.python
     ctx.timeout = a.timeout

@@ -14,6 +14,21 @@
  *   workloads leaks SITES PER    exit report: SITES distinct creation stacks
  *                                (SITES a power of 10), PER leaked handles
  *                                each; prints the time of the last create
+ *
+ * And two that measure what W3 costs this machine before refsan does
+ * anything (docs/benchmarks.md, "W3 release: the machine's floor"), run
+ * by hand and by run.py for its header:
+ *
+ *   workloads latency MIB        ns per load of a random cycle through MIB
+ *                                MiB, each load's address the previous
+ *                                load's value (a cache miss once MIB passes
+ *                                the caches), then of two such cycles at once
+ *   workloads keys N KEYS        W3's release loop over N handles; with
+ *                                KEYS=1 each release first finds and deletes
+ *                                its handle in a table of the handles' values
+ *                                alone (8 bytes a slot, load 1/2, linear
+ *                                probing): the least an exact check before
+ *                                the call can do
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -127,11 +142,36 @@ mode_loop(int threads, long n, int k)
 
 /* ---- live: W3 ---- */
 
+static uint64_t
+xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* W3's release order: Fisher-Yates with xorshift64, the same in every
+ * run. */
+static void
+shuffle(void **h, long n)
+{
+	uint64_t x = 0x9e3779b97f4a7c15u;
+	long i;
+
+	for (i = n - 1; i > 0; i--) {
+		long r = (long)(xorshift(&x) % (uint64_t)(i + 1));
+		void *tmp = h[i];
+		h[i] = h[r];
+		h[r] = tmp;
+	}
+}
+
 static int
 mode_live(long n, long extra)
 {
 	void **h = malloc((size_t)(n + extra) * sizeof(*h));
-	uint64_t x = 0x9e3779b97f4a7c15u, t[4], c[4], te, ce;
+	uint64_t t[4], c[4], te, ce;
 	long i, rss0, rss1;
 
 	if (!h)
@@ -151,18 +191,7 @@ mode_live(long n, long extra)
 		h[i] = bo_create();
 	c[3] = cpu_ns();
 	t[3] = now_ns();
-	/* Fisher-Yates with xorshift64: the same order in every run. */
-	for (i = n + extra - 1; i > 0; i--) {
-		void *tmp;
-		long r;
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		r = (long)(x % (uint64_t)(i + 1));
-		tmp = h[i];
-		h[i] = h[r];
-		h[r] = tmp;
-	}
+	shuffle(h, n + extra);
 	te = now_ns();
 	ce = cpu_ns();
 	for (i = 0; i < n + extra; i++)
@@ -182,6 +211,108 @@ mode_live(long n, long extra)
 	printf("BENCH loop_cpu_ns=%llu\n", (unsigned long long)(c[1] - c[0] + c[3] - c[2] + ce));
 	free(h);
 	return 0;
+}
+
+/* ---- latency and keys: the machine's floor under W3 ---- */
+
+static int
+mode_latency(size_t mib)
+{
+	size_t n = mib * 1024 * 1024 / 64, i, steps = 4000000;
+	char *mem = malloc(n * 64);
+	size_t *order = malloc(n * sizeof(*order));
+	uint64_t x = 88172645463325252ull, t0, t1, t2;
+	void *a, *b;
+
+	if (!mem || !order || n < 2)
+		return 2;
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	for (i = n - 1; i > 0; i--) {
+		size_t r = xorshift(&x) % (i + 1), t = order[i];
+		order[i] = order[r];
+		order[r] = t;
+	}
+	/* One line each, linked in the shuffled order: one cycle. */
+	for (i = 0; i < n; i++)
+		*(void **)(mem + order[i] * 64) = mem + order[(i + 1) % n] * 64;
+	a = mem + order[0] * 64;
+	b = mem + order[n / 2] * 64;
+	t0 = cpu_ns();
+	for (i = 0; i < steps; i++)
+		a = *(void **)a;
+	t1 = cpu_ns();
+	for (i = 0; i < steps; i++) {
+		a = *(void **)a;
+		b = *(void **)b;
+	}
+	t2 = cpu_ns();
+	printf("BENCH dependent_load_ns=%.1f\n", (double)(t1 - t0) / steps);
+	printf("BENCH two_chains_ns=%.1f\n", (double)(t2 - t1) / steps);
+	/* The chains' ends, so that the loads are not optimized away. */
+	printf("BENCH end=%d\n", a == b);
+	return 0;
+}
+
+/* The table's hash (a copy of handle_table.c's mix, on purpose: this
+ * imitates the table's lookup). */
+static uint64_t
+mix(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ull;
+	k ^= k >> 33;
+	return k;
+}
+
+static int
+mode_keys(long n, int keys)
+{
+	void **h = malloc((size_t)n * sizeof(*h));
+	size_t slots = 1, mask, j;
+	uintptr_t *tab;
+	uint64_t t0, t1;
+	long i, missing = 0;
+
+	while (slots < 2 * (size_t)n)
+		slots <<= 1;
+	mask = slots - 1;
+	tab = calloc(slots, sizeof(*tab));
+	if (!h || !tab)
+		return 2;
+	for (i = 0; i < n; i++) {
+		h[i] = bo_create();
+		if (!keys)
+			continue;
+		for (j = mix((uintptr_t)h[i]) & mask; tab[j];
+		     j = (j + 1) & mask)
+			;
+		tab[j] = (uintptr_t)h[i];
+	}
+	shuffle(h, n);
+	t0 = cpu_ns();
+	for (i = 0; i < n; i++) {
+		if (keys) {
+			/* Deleted slots become 1 (a tombstone): probes go
+			 * past them, as past other keys. */
+			for (j = mix((uintptr_t)h[i]) & mask;
+			     tab[j] && tab[j] != (uintptr_t)h[i];
+			     j = (j + 1) & mask)
+				;
+			if (!tab[j]) {
+				missing++;
+				continue;
+			}
+			tab[j] = 1;
+		}
+		bo_release(h[i]);
+	}
+	t1 = cpu_ns();
+	printf("BENCH release_cpu_ns=%.1f\n", (double)(t1 - t0) / n);
+	printf("BENCH missing=%ld\n", missing);
+	return missing ? 1 : 0;
 }
 
 /* ---- leaks: the exit report ---- */
@@ -248,6 +379,11 @@ main(int argc, char **argv)
 		return mode_live(atol(argv[2]), atol(argv[3]));
 	if (argc >= 4 && !strcmp(argv[1], "leaks"))
 		return mode_leaks(atol(argv[2]), atoi(argv[3]));
-	fprintf(stderr, "usage: workloads loop THREADS N K | live N EXTRA | leaks SITES PER\n");
+	if (argc >= 3 && !strcmp(argv[1], "latency"))
+		return mode_latency((size_t)atol(argv[2]));
+	if (argc >= 4 && !strcmp(argv[1], "keys"))
+		return mode_keys(atol(argv[2]), atoi(argv[3]));
+	fprintf(stderr, "usage: workloads loop THREADS N K | live N EXTRA | "
+		"leaks SITES PER | latency MIB | keys N KEYS\n");
 	return 2;
 }

@@ -68,8 +68,8 @@ unsigned pyframes_splice_fp(uintptr_t *pcs, unsigned n, unsigned max,
  * looked at first, then updated (NULL at first). */
 uint32_t pyframes_memo_get(uint64_t stamp, uintptr_t key, uint32_t tag,
 			   const void **hint);
-/* pyframes_memo_get in two: the record *HINT alone (not NULL), then
- * the others of the set (updating *HINT). */
+/* pyframes_memo_get in two: the record HINT alone (0 when HINT is
+ * NULL), then the others of the set (updating *HINT). */
 uint32_t pyframes_memo_hinted(const void *hint, uint64_t stamp, uintptr_t key,
 			      uint32_t tag);
 uint32_t pyframes_memo_search(uint64_t stamp, uintptr_t key, uint32_t tag,

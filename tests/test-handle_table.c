@@ -1032,7 +1032,7 @@ START_TEST(last_handle_after_a_reset)
 END_TEST
 
 /* 2,000 more handles in shard 2: its index grows (1,024 slots, then
- * 4,096), every slot moves. */
+ * 2,048 and 4,096), every slot moves. */
 static void *
 grow_shard_2(void *arg)
 {
