@@ -15,7 +15,7 @@
  *                                (SITES a power of 10), PER leaked handles
  *                                each; prints the time of the last create
  *
- * And two that measure what W3 costs this machine before refsan does
+ * And three that measure what W3 costs this machine before refsan does
  * anything (docs/benchmarks.md, "W3 release: the machine's floor"), run
  * by hand and by run.py for its header:
  *
@@ -29,6 +29,12 @@
  *                                alone (8 bytes a slot, load 1/2, linear
  *                                probing): the least an exact check before
  *                                the call can do
+ *   workloads model N LAYOUT PRE POST
+ *                                W3's release loop behind a model of a
+ *                                table layout (none, state inline in the
+ *                                slot, or slot then record as refsan's) and
+ *                                of the instructions around the lookup: what
+ *                                a design could reach (see mode_model)
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -315,6 +321,123 @@ mode_keys(long n, int keys)
 	return missing ? 1 : 0;
 }
 
+/* ---- model: what a table's layout could reach under W3's release ---- */
+
+/* A handle's state in the model's tables: its value, and live or not. */
+struct model_rec {
+	uintptr_t key;
+	uint64_t state; /* 1: live, 2: released */
+};
+
+/* About 6 * N instructions (three independent adds and the loop's own),
+ * none of them memory: the work an intercepted call does besides its
+ * table's loads, as refsan's stack capture before the lookup and its
+ * bookkeeping after.  Seeded with V, so that work after a load waits for
+ * it, as the table's does. */
+static uint64_t
+burn(uint64_t v, long n)
+{
+	uint64_t a = v, b = v + 1, c = v + 2;
+	long i;
+
+	for (i = 0; i < n; i++)
+		__asm__ volatile("add $1, %0\n\tadd $1, %1\n\tadd $1, %2"
+				 : "+r"(a), "+r"(b), "+r"(c));
+	return a ^ b ^ c;
+}
+
+/*
+ * W3's release loop behind a model of a table's lookup, to tell what a
+ * layout costs this machine before the code around it does:
+ * LAYOUT 0 none (bare); 1 each handle's state inline in its slot (16
+ * bytes a slot, load 1/2): one line to miss; 2 a slot of 4 bytes (tag and
+ * record number) naming a record kept apart, in creation order, as
+ * handle_table.c does: two lines, the second found by the first.  Each
+ * release prefetches the object and what the layout can (the home slot;
+ * with layout 2 also the record the home slot names, as
+ * handle_table_prefetch), then runs PRE x 6 instructions, the lookup,
+ * POST x 6 instructions that depend on the state found, marks the handle
+ * released, and calls bo_release.
+ */
+static int
+mode_model(long n, int layout, long pre, long post)
+{
+	void **h = malloc((size_t)n * sizeof(*h));
+	size_t slots = 1, mask, j;
+	struct model_rec *tab = NULL, *recs = NULL;
+	uint32_t *idx = NULL;
+	uint64_t t0, t1, sink = 0;
+	long i, missing = 0;
+
+	while (slots < 2 * (size_t)n)
+		slots <<= 1;
+	mask = slots - 1;
+	if (!h || n <= 0 || n >= (1l << 21) || layout < 0 || layout > 2)
+		return 2;
+	if (layout == 1 && !(tab = calloc(slots, sizeof(*tab))))
+		return 2;
+	if (layout == 2 && (!(idx = calloc(slots, sizeof(*idx))) ||
+			    !(recs = calloc((size_t)n + 1, sizeof(*recs)))))
+		return 2;
+	for (i = 0; i < n; i++) {
+		uintptr_t k = (uintptr_t)(h[i] = bo_create());
+		uint64_t x = mix(k);
+
+		for (j = x & mask; layout == 1 && tab[j].key; j = (j + 1) & mask)
+			;
+		if (layout == 1)
+			tab[j] = (struct model_rec){k, 1};
+		for (j = x & mask; layout == 2 && idx[j]; j = (j + 1) & mask)
+			;
+		if (layout == 2) {
+			recs[i + 1] = (struct model_rec){k, 1};
+			idx[j] = (uint32_t)(x >> 53) << 21 | (uint32_t)(i + 1);
+		}
+	}
+	shuffle(h, n);
+	t0 = cpu_ns();
+	for (i = 0; i < n; i++) {
+		uintptr_t k = (uintptr_t)h[i];
+		uint64_t x = mix(k), tag = (x >> 53) << 21, v;
+		struct model_rec *r = NULL;
+
+		__builtin_prefetch(h[i]);
+		if (layout == 1)
+			__builtin_prefetch(&tab[x & mask]);
+		if (layout == 2) {
+			v = __atomic_load_n(&idx[x & mask], __ATOMIC_RELAXED);
+			if ((v & ~0x1fffffu) == tag)
+				__builtin_prefetch(&recs[v & 0x1fffff]);
+		}
+		sink += burn(k, pre);
+		for (j = x & mask; layout == 1 && tab[j].key; j = (j + 1) & mask)
+			if (tab[j].key == k) {
+				r = &tab[j];
+				break;
+			}
+		for (j = x & mask; layout == 2 && (v = idx[j]); j = (j + 1) & mask)
+			if ((v & ~0x1fffffu) == tag &&
+			    recs[v & 0x1fffff].key == k) {
+				r = &recs[v & 0x1fffff];
+				break;
+			}
+		if (layout && (!r || r->state != 1)) {
+			missing++;
+			continue;
+		}
+		if (layout) {
+			sink += burn(r->state, post);
+			r->state = 2;
+		}
+		bo_release(h[i]);
+	}
+	t1 = cpu_ns();
+	printf("BENCH release_cpu_ns=%.1f\n", (double)(t1 - t0) / n);
+	printf("BENCH missing=%ld\n", missing);
+	printf("BENCH sink=%d\n", (int)(sink & 1));
+	return missing ? 1 : 0;
+}
+
 /* ---- leaks: the exit report ---- */
 
 /* Ten functions that call one another through a table, DEPTH deep: the
@@ -383,7 +506,11 @@ main(int argc, char **argv)
 		return mode_latency((size_t)atol(argv[2]));
 	if (argc >= 4 && !strcmp(argv[1], "keys"))
 		return mode_keys(atol(argv[2]), atoi(argv[3]));
+	if (argc >= 6 && !strcmp(argv[1], "model"))
+		return mode_model(atol(argv[2]), atoi(argv[3]), atol(argv[4]),
+				  atol(argv[5]));
 	fprintf(stderr, "usage: workloads loop THREADS N K | live N EXTRA | "
-		"leaks SITES PER | latency MIB | keys N KEYS\n");
+		"leaks SITES PER | latency MIB | keys N KEYS | "
+		"model N LAYOUT PRE POST\n");
 	return 2;
 }
