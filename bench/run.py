@@ -790,8 +790,41 @@ def render(path):
     return 0
 
 
+# Bare runs of one workload further apart than this, from one repetition
+# to the next: the host's speed changed during the run (a shared host's
+# CPU can halve for minutes; W3's bare runs also move with its memory).
+UNSTEADY = 1.5
+
+
+def steadiness(res, wls):
+    """A line on whether the host held still: each loop workload's bare
+    runs compared across repetitions.  A ratio is taken run by run, but a
+    change of speed between the two runs of one repetition still skews it,
+    and a table made across such a change reads targets as missed that a
+    quiet run meets."""
+    worst, bad = 1.0, []
+    for w in wls:
+        if w.name in ("W6t", "W6p", "EXIT"):
+            continue
+        base = series(res, w.name, "bare", "loop_cpu_ns")
+        if len(base) < 2 or min(base) <= 0:
+            continue
+        r = max(base) / min(base)
+        worst = max(worst, r)
+        if r > UNSTEADY:
+            bad.append("%s %.0f–%.0f ms" % (w.name, min(base) * 1e-6, max(base) * 1e-6))
+    if not bad:
+        return ["Steadiness: each workload's bare runs within %.2fx of one another "
+                "across repetitions (W1–W5)." % worst, ""]
+    return ["**Host unsteady:** bare %s from one repetition to the next (more than "
+            "%.1fx apart): the host's speed changed during the run. Ratios are taken run "
+            "by run, yet a repetition's two runs may straddle a change; rerun these "
+            "workloads when the host is quiet, or compare two builds side by side with "
+            "bench/ab.py." % (", ".join(bad), UNSTEADY), ""]
+
+
 def tables(ctx, res, wls):
-    lines = []
+    lines = steadiness(res, wls)
     lines += time_table(ctx, res, wls, "loop_cpu_ns",
                         "Time of the work, CPU: bare in ms, others as a ratio to bare "
                         "(W6: ms added per process), median (min–max)")
