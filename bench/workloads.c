@@ -29,12 +29,13 @@
  *                                alone (8 bytes a slot, load 1/2, linear
  *                                probing): the least an exact check before
  *                                the call can do
- *   workloads model N LAYOUT PRE POST
+ *   workloads model N LAYOUT PRE POST [LOAD]
  *                                W3's release loop behind a model of a
  *                                table layout (none, state inline in the
- *                                slot, or slot then record as refsan's) and
- *                                of the instructions around the lookup: what
- *                                a design could reach (see mode_model)
+ *                                slot, or slot then record as refsan's), at
+ *                                a load (percent, default 50), and of the
+ *                                instructions around the lookup: what a
+ *                                design could reach (see mode_model)
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -323,11 +324,15 @@ mode_keys(long n, int keys)
 
 /* ---- model: what a table's layout could reach under W3's release ---- */
 
-/* A handle's state in the model's tables: its value, and live or not. */
+/* A handle's state in the model's tables, as big as refsan's record: its
+ * value, a count and flags word (1: live, 2: released), and two more
+ * words (refsan's creation stack and sequence number). */
 struct model_rec {
 	uintptr_t key;
-	uint64_t state; /* 1: live, 2: released */
-};
+	uint32_t state;
+	uint32_t stack, seq;
+} __attribute__((packed, aligned(4)));
+_Static_assert(sizeof(struct model_rec) == 20, "refsan's record size");
 
 /* About 6 * N instructions (three independent adds and the loop's own),
  * none of them memory: the work an intercepted call does besides its
@@ -346,34 +351,42 @@ burn(uint64_t v, long n)
 	return a ^ b ^ c;
 }
 
+/* The home slot of hash X among SLOTS (any count, not only powers of
+ * two: a table grown by less than 2x). */
+static size_t
+model_home(uint64_t x, size_t slots)
+{
+	return (size_t)(((unsigned __int128)x * slots) >> 64);
+}
+
 /*
  * W3's release loop behind a model of a table's lookup, to tell what a
  * layout costs this machine before the code around it does:
- * LAYOUT 0 none (bare); 1 each handle's state inline in its slot (16
- * bytes a slot, load 1/2): one line to miss; 2 a slot of 4 bytes (tag and
- * record number) naming a record kept apart, in creation order, as
- * handle_table.c does: two lines, the second found by the first.  Each
- * release prefetches the object and what the layout can (the home slot;
- * with layout 2 also the record the home slot names, as
- * handle_table_prefetch), then runs PRE x 6 instructions, the lookup,
- * POST x 6 instructions that depend on the state found, marks the handle
- * released, and calls bo_release.
+ * LAYOUT 0 none (bare); 1 each handle's state inline in its slot (20
+ * bytes a slot): one line or two to miss; 2 a slot of 4 bytes (tag and
+ * record number) naming a 20-byte record kept apart, in creation order,
+ * as handle_table.c does: two lines, the second found by the first.
+ * LOAD is the table's load in percent (linear probing).  Each release
+ * prefetches the object and what the layout can (the home slot's line
+ * and, inline, the next one; with layout 2 also the record the home slot
+ * names, as handle_table_prefetch), then runs PRE x 6 instructions, the
+ * lookup, POST x 6 instructions that depend on the state found, marks the
+ * handle released, and calls bo_release.
  */
 static int
-mode_model(long n, int layout, long pre, long post)
+mode_model(long n, int layout, long pre, long post, long load)
 {
 	void **h = malloc((size_t)n * sizeof(*h));
-	size_t slots = 1, mask, j;
+	size_t slots, j;
 	struct model_rec *tab = NULL, *recs = NULL;
 	uint32_t *idx = NULL;
 	uint64_t t0, t1, sink = 0;
 	long i, missing = 0;
 
-	while (slots < 2 * (size_t)n)
-		slots <<= 1;
-	mask = slots - 1;
-	if (!h || n <= 0 || n >= (1l << 21) || layout < 0 || layout > 2)
+	if (!h || n <= 0 || n >= (1l << 21) || layout < 0 || layout > 2 ||
+	    load < 10 || load > 95)
 		return 2;
+	slots = (size_t)n * 100 / (size_t)load + 1;
 	if (layout == 1 && !(tab = calloc(slots, sizeof(*tab))))
 		return 2;
 	if (layout == 2 && (!(idx = calloc(slots, sizeof(*idx))) ||
@@ -383,14 +396,16 @@ mode_model(long n, int layout, long pre, long post)
 		uintptr_t k = (uintptr_t)(h[i] = bo_create());
 		uint64_t x = mix(k);
 
-		for (j = x & mask; layout == 1 && tab[j].key; j = (j + 1) & mask)
+		for (j = model_home(x, slots); layout == 1 && tab[j].key;
+		     j = j + 1 == slots ? 0 : j + 1)
 			;
 		if (layout == 1)
-			tab[j] = (struct model_rec){k, 1};
-		for (j = x & mask; layout == 2 && idx[j]; j = (j + 1) & mask)
+			tab[j] = (struct model_rec){k, 1, 0, 0};
+		for (j = model_home(x, slots); layout == 2 && idx[j];
+		     j = j + 1 == slots ? 0 : j + 1)
 			;
 		if (layout == 2) {
-			recs[i + 1] = (struct model_rec){k, 1};
+			recs[i + 1] = (struct model_rec){k, 1, 0, 0};
 			idx[j] = (uint32_t)(x >> 53) << 21 | (uint32_t)(i + 1);
 		}
 	}
@@ -399,23 +414,30 @@ mode_model(long n, int layout, long pre, long post)
 	for (i = 0; i < n; i++) {
 		uintptr_t k = (uintptr_t)h[i];
 		uint64_t x = mix(k), tag = (x >> 53) << 21, v;
+		size_t home = model_home(x, slots);
 		struct model_rec *r = NULL;
 
 		__builtin_prefetch(h[i]);
-		if (layout == 1)
-			__builtin_prefetch(&tab[x & mask]);
+		if (layout == 1) {
+			/* A probe of 2.5 slots on average at load 3/4:
+			 * past the home line often. */
+			__builtin_prefetch(&tab[home]);
+			__builtin_prefetch((char *)&tab[home] + 64);
+		}
 		if (layout == 2) {
-			v = __atomic_load_n(&idx[x & mask], __ATOMIC_RELAXED);
+			v = __atomic_load_n(&idx[home], __ATOMIC_RELAXED);
 			if ((v & ~0x1fffffu) == tag)
 				__builtin_prefetch(&recs[v & 0x1fffff]);
 		}
 		sink += burn(k, pre);
-		for (j = x & mask; layout == 1 && tab[j].key; j = (j + 1) & mask)
+		for (j = home; layout == 1 && tab[j].key;
+		     j = j + 1 == slots ? 0 : j + 1)
 			if (tab[j].key == k) {
 				r = &tab[j];
 				break;
 			}
-		for (j = x & mask; layout == 2 && (v = idx[j]); j = (j + 1) & mask)
+		for (j = home; layout == 2 && (v = idx[j]);
+		     j = j + 1 == slots ? 0 : j + 1)
 			if ((v & ~0x1fffffu) == tag &&
 			    recs[v & 0x1fffff].key == k) {
 				r = &recs[v & 0x1fffff];
@@ -508,9 +530,9 @@ main(int argc, char **argv)
 		return mode_keys(atol(argv[2]), atoi(argv[3]));
 	if (argc >= 6 && !strcmp(argv[1], "model"))
 		return mode_model(atol(argv[2]), atoi(argv[3]), atol(argv[4]),
-				  atol(argv[5]));
+				  atol(argv[5]), argc >= 7 ? atol(argv[6]) : 50);
 	fprintf(stderr, "usage: workloads loop THREADS N K | live N EXTRA | "
 		"leaks SITES PER | latency MIB | keys N KEYS | "
-		"model N LAYOUT PRE POST\n");
+		"model N LAYOUT PRE POST [LOAD]\n");
 	return 2;
 }
