@@ -16,8 +16,9 @@
  *                                each; prints the time of the last create
  *
  * And three that measure what W3 costs this machine before refsan does
- * anything (docs/benchmarks.md, "W3 release: the machine's floor"), run
- * by hand and by run.py for its header:
+ * anything (docs/benchmarks.md, "W3 release: the machine's floor" and
+ * "W3 release: a model of the table's layout"), run by hand (latency by
+ * run.py too, for its header):
  *
  *   workloads latency MIB        ns per load of a random cycle through MIB
  *                                MiB, each load's address the previous
@@ -383,8 +384,14 @@ mode_model(long n, int layout, long pre, long post, long load)
 	uint64_t t0, t1, sink = 0;
 	long i, missing = 0;
 
-	if (!h || n <= 0 || n >= (1l << 21) || layout < 0 || layout > 2 ||
-	    load < 10 || load > 95)
+	if (n <= 0 || n >= (1l << 21) || layout < 0 || layout > 2 ||
+	    pre < 0 || post < 0 || load < 10 || load > 95) {
+		fprintf(stderr, "workloads model: wanted N from 1 to %ld, LAYOUT "
+			"0 to 2, PRE and POST >= 0, LOAD from 10 to 95\n",
+			(1l << 21) - 1);
+		return 2;
+	}
+	if (!h)
 		return 2;
 	slots = (size_t)n * 100 / (size_t)load + 1;
 	if (layout == 1 && !(tab = calloc(slots, sizeof(*tab))))
@@ -457,6 +464,10 @@ mode_model(long n, int layout, long pre, long post, long load)
 	printf("BENCH release_cpu_ns=%.1f\n", (double)(t1 - t0) / n);
 	printf("BENCH missing=%ld\n", missing);
 	printf("BENCH sink=%d\n", (int)(sink & 1));
+	free(tab);
+	free(idx);
+	free(recs);
+	free(h);
 	return missing ? 1 : 0;
 }
 
